@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ERMFS needs, only when missing. Idempotent and quiet
+# when everything is present; fails with a clear message when not root.
+set -euo pipefail
+
+# One package per line, so each layer adds its own without touching the others.
+PACKAGES=(
+  zlib1g-dev      # ErmCompress: gzip over zlib
+  gzip            # interop tests: system gzip -d must read our blobs
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
