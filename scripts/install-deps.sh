@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   zlib1g-dev      # ErmCompress: gzip over zlib
   gzip            # interop tests: system gzip -d must read our blobs
+  liburing-dev    # ErmIOUring: io_uring over liburing (C shim)
+  strace          # ErmIOUring benchmark: syscall counts per case (strace -c)
 )
 
 missing=()
