@@ -1,0 +1,61 @@
+import CErmAlloc
+import Synchronization
+import SystemPackage
+
+/// Thin, counted wrappers over the mapping calls of the C shim. Every failure to map
+/// becomes `Errno.noMemory`: callers only need to know the memory is not there.
+struct MappingCalls: ~Copyable {
+  let mmapCount = Atomic<Int>(0)
+  let mremapCount = Atomic<Int>(0)
+  let munmapCount = Atomic<Int>(0)
+  let madviseCount = Atomic<Int>(0)
+
+  var counts: MappingCallCounts {
+    MappingCallCounts(
+      mmap: mmapCount.load(ordering: .relaxed),
+      mremap: mremapCount.load(ordering: .relaxed),
+      munmap: munmapCount.load(ordering: .relaxed),
+      madvise: madviseCount.load(ordering: .relaxed))
+  }
+
+  /// `mmap` of `length` (> 0, page multiple) private anonymous zero-filled bytes.
+  func map(_ length: Int) throws(Errno) -> UnsafeMutableRawPointer {
+    mmapCount.add(1, ordering: .relaxed)
+    var out: UnsafeMutableRawPointer? = nil
+    guard erm_map_anonymous(length, &out) == 0, let p = out else { throw .noMemory }
+    return p
+  }
+
+  /// `mremap`; may move the mapping only when `mayMove` (growth). Shrinking never moves.
+  func remap(_ base: UnsafeMutableRawPointer, from oldLength: Int, to newLength: Int,
+             mayMove: Bool) throws(Errno) -> UnsafeMutableRawPointer {
+    mremapCount.add(1, ordering: .relaxed)
+    var out: UnsafeMutableRawPointer? = nil
+    guard erm_remap(base, oldLength, newLength, mayMove ? 1 : 0, &out) == 0, let p = out else {
+      throw .noMemory
+    }
+    return p
+  }
+
+  /// `munmap`. Only fails on a programming error (a range we do not own).
+  func unmap(_ base: UnsafeMutableRawPointer, _ length: Int) {
+    munmapCount.add(1, ordering: .relaxed)
+    let rc = erm_unmap(base, length)
+    precondition(rc == 0, "munmap of an ErmAlloc mapping failed: errno \(rc)")
+  }
+
+  /// `madvise(MADV_DONTNEED)`: frees the pages; they read back as zero.
+  func discard(_ base: UnsafeMutableRawPointer, _ length: Int) {
+    madviseCount.add(1, ordering: .relaxed)
+    let rc = erm_discard(base, length)
+    precondition(rc == 0, "madvise(MADV_DONTNEED) on an ErmAlloc mapping failed: errno \(rc)")
+  }
+}
+
+/// Rounds `n` (>= 0) up to a page multiple, or nil when that overflows `Int`.
+@inline(__always)
+func roundUpToPage(_ n: Int) -> Int? {
+  let mask = PageAllocator.pageSize - 1
+  let (sum, overflow) = n.addingReportingOverflow(mask)
+  return overflow ? nil : sum & ~mask
+}

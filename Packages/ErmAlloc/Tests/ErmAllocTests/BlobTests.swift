@@ -1,0 +1,192 @@
+import SystemPackage
+import Testing
+@testable import ErmAlloc
+
+@Suite struct BlobTests {
+  @Test func smallBlobTakesTheSmallestFittingSlabSlot() throws {
+    let blob = try PageAllocator().makeBlob(count: 100)
+    #expect(blob.placement == .slab(slotSize: 112))
+    #expect(blob.count == 100)
+  }
+
+  @Test func thousandsOfTinyBlobsShareSlabRuns() throws {
+    let allocator = PageAllocator()
+    let blobs = try (0..<5000).map { _ in try allocator.makeBlob(count: 40) }
+    let runLength = SizeClasses.runLength(slotSize: 48)
+    let slotsPerRun = runLength / 48
+    let runs = (5000 + slotsPerRun - 1) / slotsPerRun
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 5000 * 40, bytesReserved: runs * runLength, regions: runs))
+    #expect(runs < 5000 / 100)  // one page each would be 5000 regions
+    _ = blobs
+  }
+
+  @Test func makeBlobCountIsZeroFilledEvenInAReusedSlot() throws {
+    let allocator = PageAllocator()
+    let keepRunAlive = try allocator.makeBlob(count: 500)
+    var first: Blob? = try allocator.makeBlob(count: 500)
+    first!.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0xEE) }
+    let address = first!.baseAddress
+    first = nil
+    let second = try allocator.makeBlob(count: 500)
+    #expect(second.baseAddress == address)
+    second.withUnsafeBytes { #expect(isAllZero($0)) }
+    _ = keepRunAlive
+  }
+
+  @Test func freedSlotIsReusedBeforeTheRunGrows() throws {
+    let allocator = PageAllocator()
+    var blobs = try (0..<10).map { _ in try allocator.makeBlob(count: 64) }
+    let freedAddress = blobs[4].baseAddress
+    blobs.remove(at: 4)
+    let reused = try allocator.makeBlob(count: 60)
+    #expect(reused.baseAddress == freedAddress)
+    #expect(allocator.statistics.regions == 1)
+    _ = blobs
+  }
+
+  @Test func emptiedSlabRunsAreUnmapped() throws {
+    let allocator = PageAllocator()
+    let slotsPerRun = SizeClasses.runLength(slotSize: 1024) / 1024
+    var blobs = try (0..<(3 * slotsPerRun)).map { _ in try allocator.makeBlob(count: 1000) }
+    #expect(allocator.statistics.regions == 3)
+    let unmapsBefore = allocator.mappingCallCounts.munmap
+    blobs.removeAll()
+    #expect(allocator.statistics == AllocatorStatistics())
+    #expect(allocator.mappingCallCounts.munmap == unmapsBefore + 3)
+  }
+
+  @Test func partlyFreedRunStaysMappedUntilItsLastSlotGoes() throws {
+    let allocator = PageAllocator()
+    let slotsPerRun = SizeClasses.runLength(slotSize: 256) / 256
+    var blobs = try (0..<slotsPerRun).map { _ in try allocator.makeBlob(count: 256) }
+    let last = blobs.removeLast()
+    blobs.removeAll()
+    #expect(allocator.statistics.regions == 1)
+    #expect(allocator.statistics.bytesLive == 256)
+    _ = last
+  }
+
+  @Test func copyingBlobHoldsACopyOfTheBytes() throws {
+    let allocator = PageAllocator()
+    let source: [UInt8] = (0..<3000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+    let small = try source.withUnsafeBytes { (bytes) throws(Errno) in try allocator.makeBlob(copying: bytes) }
+    small.withUnsafeBytes { #expect(Array($0) == source) }
+    let bigSource: [UInt8] = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 13) }
+    let large = try bigSource.withUnsafeBytes { (bytes) throws(Errno) in try allocator.makeBlob(copying: bytes) }
+    large.withUnsafeBytes { #expect(Array($0) == bigSource) }
+  }
+
+  @Test func largeBlobGetsItsOwnPageRoundedMapping() throws {
+    let allocator = PageAllocator()
+    let blob = try allocator.makeBlob(count: 100_000)
+    #expect(blob.placement == .mapping(length: pageRounded(100_000)))
+    blob.withUnsafeBytes { #expect(isAllZero($0)) }
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 100_000, bytesReserved: pageRounded(100_000), regions: 1))
+  }
+
+  @Test func largestSlabBlobStaysInASlabAndOneMoreByteIsMapped() throws {
+    let allocator = PageAllocator()
+    let largest = PageAllocator.largestSlabBlob
+    #expect(try allocator.makeBlob(count: largest).placement == .slab(slotSize: largest))
+    #expect(try allocator.makeBlob(count: largest + 1).placement == .mapping(length: pageRounded(largest + 1)))
+  }
+
+  @Test func zeroByteBlobHoldsNoMemory() throws {
+    let allocator = PageAllocator()
+    let blob = try allocator.makeBlob(count: 0)
+    #expect(blob.placement == .empty)
+    #expect(blob.baseAddress == nil)
+    blob.withUnsafeBytes { #expect($0.isEmpty) }
+    #expect(allocator.statistics == AllocatorStatistics())
+  }
+
+  @Test func adoptingALargeBufferKeepsItsMappingWithoutCopying() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 1 << 20)
+    buffer.withUnsafeMutableBytes { fillPattern($0, seed: 3) }
+    let base = buffer.baseAddress!
+    let frame = try #require(physicalFrame(of: base))
+    let blob = try allocator.makeBlob(adopting: buffer, count: 600_000)
+    #expect(blob.baseAddress == base)
+    #expect(physicalFrame(of: base) == frame)
+    #expect(blob.placement == .mapping(length: pageRounded(600_000)))
+    blob.withUnsafeBytes { #expect(matchesPattern($0, seed: 3)) }
+    #expect(buffer.capacity == 0 && buffer.count == 0 && buffer.baseAddress == nil)
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 600_000, bytesReserved: pageRounded(600_000), regions: 1))
+  }
+
+  @Test func adoptingASmallCountMovesTheBytesToASlabAndUnmapsTheBuffer() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 100_000)
+    buffer.withUnsafeMutableBytes { fillPattern($0, seed: 9) }
+    let blob = try allocator.makeBlob(adopting: buffer, count: 1234)
+    #expect(blob.placement == .slab(slotSize: 1280))
+    blob.withUnsafeBytes { #expect(matchesPattern($0, seed: 9)) }
+    #expect(buffer.capacity == 0 && buffer.baseAddress == nil)
+    let run = SizeClasses.runLength(slotSize: 1280)
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 1234, bytesReserved: run, regions: 1))
+  }
+
+  @Test func adoptingFromAnotherAllocatorMovesTheAccounting() throws {
+    let from = PageAllocator()
+    let to = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: from)
+    try buffer.resize(to: 50_000)
+    let blob = try to.makeBlob(adopting: buffer, count: 40_000)
+    #expect(from.statistics == AllocatorStatistics())
+    #expect(to.statistics == AllocatorStatistics(bytesLive: 40_000, bytesReserved: pageRounded(40_000), regions: 1))
+    _ = blob
+  }
+
+  @Test func adoptingRejectsCountsOutsideTheBuffer() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 100)
+    #expect(throws: Errno.invalidArgument) { try allocator.makeBlob(adopting: buffer, count: -1) }
+    #expect(throws: Errno.invalidArgument) { try allocator.makeBlob(adopting: buffer, count: 101) }
+    #expect(buffer.count == 100)
+  }
+
+  @Test func badBlobSizesThrow() throws {
+    let allocator = PageAllocator()
+    #expect(throws: Errno.invalidArgument) { try allocator.makeBlob(count: -1) }
+    #expect(throws: Errno.noMemory) { try allocator.makeBlob(count: Int.max) }
+    #expect(throws: Errno.noMemory) { try allocator.makeBlob(count: 1 << 50) }
+    #expect(allocator.statistics == AllocatorStatistics())
+  }
+
+  @Test func statisticsAreExactAfterAMixOfBlobsAndBuffers() throws {
+    let allocator = PageAllocator()
+    let run16 = SizeClasses.runLength(slotSize: 16)
+    var tiny: Blob? = try allocator.makeBlob(count: 10)
+    let large = try allocator.makeBlob(count: 20_000)
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 5)
+    #expect(allocator.statistics == AllocatorStatistics(
+      bytesLive: 10 + 20_000 + 5, bytesReserved: run16 + pageRounded(20_000) + page, regions: 3))
+    tiny = nil
+    #expect(allocator.statistics == AllocatorStatistics(
+      bytesLive: 20_000 + 5, bytesReserved: pageRounded(20_000) + page, regions: 2))
+    _ = (tiny, large)
+  }
+}
+
+@Suite struct SizeClassTests {
+  @Test func everyCountFromOneToTheLargestFitsItsClassWithBoundedWaste() {
+    for count in 1...SizeClasses.largest {
+      let size = SizeClasses.sizes[SizeClasses.index(for: count)]
+      #expect(size >= count)
+      // At most a quarter wasted, or under 16 bytes for the smallest classes.
+      if size - count >= 16 && (size - count) * 4 > size { Issue.record("count \(count) -> slot \(size)") }
+    }
+  }
+
+  @Test func everyRunHoldsAtLeastSixteenSlots() {
+    for size in SizeClasses.sizes {
+      #expect(SizeClasses.runLength(slotSize: size) / size >= 16)
+      #expect(SizeClasses.runLength(slotSize: size) % page == 0)
+    }
+  }
+}
