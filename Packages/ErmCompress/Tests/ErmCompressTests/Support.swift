@@ -144,3 +144,14 @@ enum SystemGzip {
     try run(["-d", "-c"], input: input)
   }
 }
+
+/// Compares byte arrays without printing them whole when they differ.
+func expectSameBytes(
+  _ actual: [UInt8], _ expected: [UInt8], _ comment: Comment? = nil, sourceLocation: SourceLocation = #_sourceLocation
+) {
+  guard actual != expected else { return }
+  let firstDifference = (0..<min(actual.count, expected.count)).first { actual[$0] != expected[$0] } ?? min(actual.count, expected.count)
+  Issue.record(
+    "bytes differ: \(actual.count) vs \(expected.count) expected, first difference at \(firstDifference). \(comment.map { "\($0)" } ?? "")",
+    sourceLocation: sourceLocation)
+}
