@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "ErmCore",
+  products: [
+    .library(name: "ErmCore", targets: ["ErmCore"])
+  ],
+  dependencies: [
+    .package(path: "../ErmAlloc"),
+    .package(path: "../ErmCompress"),
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
+  ],
+  targets: [
+    .target(
+      name: "ErmCore",
+      dependencies: [
+        .product(name: "ErmAlloc", package: "ErmAlloc"),
+        .product(name: "ErmCompress", package: "ErmCompress"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
+    .testTarget(
+      name: "ErmCoreTests",
+      dependencies: [
+        "ErmCore",
+        .product(name: "ErmAlloc", package: "ErmAlloc"),
+        .product(name: "ErmCompress", package: "ErmCompress"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+import SystemPackage
+
+/// A path after lexical normalisation: absolute, no `.`/`..`/empty components.
+///
+/// ErmFS has no symbolic links, so resolving `..` lexically gives the same answer as
+/// walking the tree, except that `/file/..` is `/` instead of ENOTDIR (documented).
+struct Path: Hashable, Sendable, CustomStringConvertible {
+  /// Components below the root; empty for `/`.
+  var components: [String]
+  /// The text ended in `/` (e.g. `/a/`): the final component must then be a directory.
+  var requiresDirectory: Bool
+
+  static let root = Path(components: [], requiresDirectory: false)
+
+  /// Longest path accepted, in bytes (Linux PATH_MAX).
+  static let maximumLength = 4096
+  /// Longest component accepted, in bytes (Linux NAME_MAX).
+  static let maximumComponentLength = 255
+
+  /// Parses and normalises `text`.
+  ///
+  /// - Throws: ENOENT for an empty path, EINVAL for a relative path or an embedded NUL,
+  ///   ENAMETOOLONG for a path over 4096 bytes or a component over 255 bytes.
+  init(_ text: String) throws(Errno) {
+    let bytes = Array(text.utf8)
+    guard !bytes.isEmpty else { throw .noSuchFileOrDirectory }
+    guard !bytes.contains(0) else { throw .invalidArgument }
+    guard bytes.count <= Path.maximumLength else { throw .fileNameTooLong }
+    guard bytes[0] == UInt8(ascii: "/") else { throw .invalidArgument }
+    var components: [String] = []
+    for piece in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
+      guard piece.count <= Path.maximumComponentLength else { throw .fileNameTooLong }
+      if piece.count == 1 && piece.first == UInt8(ascii: ".") { continue }
+      if piece.count == 2 && piece.allSatisfy({ $0 == UInt8(ascii: ".") }) {
+        // `..` of the root is the root: a path never escapes.
+        if !components.isEmpty { components.removeLast() }
+        continue
+      }
+      components.append(String(decoding: piece, as: UTF8.self))
+    }
+    self.components = components
+    self.requiresDirectory = bytes.last == UInt8(ascii: "/") && !components.isEmpty
+  }
+
+  init(components: [String], requiresDirectory: Bool) {
+    self.components = components
+    self.requiresDirectory = requiresDirectory
+  }
+
+  var isRoot: Bool { components.isEmpty }
+  var name: String? { components.last }
+  var parent: Path { Path(components: Array(components.dropLast()), requiresDirectory: false) }
+
+  /// True when `self` lies strictly below `other`.
+  func isStrictlyInside(_ other: Path) -> Bool {
+    components.count > other.components.count
+      && Array(components.prefix(other.components.count)) == other.components
+  }
+
+  var description: String { "/" + components.joined(separator: "/") }
+}

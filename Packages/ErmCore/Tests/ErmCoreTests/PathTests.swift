@@ -1,0 +1,60 @@
+import SystemPackage
+import XCTest
+
+@testable import ErmCore
+
+final class PathTests: XCTestCase {
+  func testDotAndDotDotAndRepeatedSlashesAreNormalised() throws {
+    let fs = try makeFS()
+    try fs.mkdir("/d")
+    try fs.put("//d/./x/../f", [3])
+    XCTAssertEqual(try fs.get("/d/f"), [3])
+  }
+
+  func testDotDotOfTheRootIsTheRoot() throws {
+    let fs = try makeFS()
+    try fs.put("/../../a", [1])
+    XCTAssertEqual(try fs.get("/a"), [1])
+    XCTAssertEqual(try fs.stat("/..").inode, try fs.stat("/").inode)
+  }
+
+  func testEmptyPathIsENOENT() throws {
+    let fs = try makeFS()
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat("") }
+  }
+
+  func testRelativePathIsEINVAL() throws {
+    let fs = try makeFS()
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.open("a", .readOnly, options: .create) }
+  }
+
+  func testEmbeddedNulIsEINVAL() throws {
+    let fs = try makeFS()
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.open("/a\0b", .readOnly, options: .create) }
+  }
+
+  func testComponentOf256BytesIsENAMETOOLONG() throws {
+    let fs = try makeFS()
+    let name = String(repeating: "n", count: 256)
+    assertErrno(.fileNameTooLong) { () throws(Errno) in try fs.open("/" + name, .readOnly, options: .create) }
+  }
+
+  func testComponentOf255BytesIsAccepted() throws {
+    let fs = try makeFS()
+    let name = String(repeating: "n", count: 255)
+    try fs.put("/" + name, [1])
+    XCTAssertEqual(try fs.readdir("/").map(\.name), [name])
+  }
+
+  func testPathOver4096BytesIsENAMETOOLONG() throws {
+    let fs = try makeFS()
+    let path = String(repeating: "/abcdefg", count: 513)  // 4104 bytes
+    assertErrno(.fileNameTooLong) { () throws(Errno) in try fs.stat(path) }
+  }
+
+  func testMultibyteNamesRoundTrip() throws {
+    let fs = try makeFS()
+    try fs.put("/grüße-日本", [1])
+    XCTAssertEqual(try fs.readdir("/").map(\.name), ["grüße-日本"])
+  }
+}

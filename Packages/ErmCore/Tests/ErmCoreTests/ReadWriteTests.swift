@@ -1,0 +1,188 @@
+import SystemPackage
+import XCTest
+
+@testable import ErmCore
+
+final class ReadWriteTests: XCTestCase {
+  func testWrittenBytesReadBackThroughTheSameDescriptor() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    XCTAssertEqual(try fs.write(fd, bytes: [1, 2, 3, 4]), 4)
+    try fs.lseek(fd, offset: 0, from: .start)
+    XCTAssertEqual(try fs.read(fd, upToCount: 10), [1, 2, 3, 4])
+  }
+
+  func testReadAtEndOfFileReturnsNothing() throws {
+    let fs = try makeFS()
+    try fs.put("/a", [1, 2])
+    let fd = try fs.open("/a", .readOnly)
+    XCTAssertEqual(try fs.read(fd, upToCount: 2), [1, 2])
+    XCTAssertEqual(try fs.read(fd, upToCount: 2), [])
+  }
+
+  func testReadAdvancesTheOffset() throws {
+    let fs = try makeFS()
+    try fs.put("/a", Array(0..<10))
+    let fd = try fs.open("/a", .readOnly)
+    _ = try fs.read(fd, upToCount: 3)
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), 3)
+  }
+
+  func testWritePastEndZeroFillsTheGap() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    try fs.write(fd, bytes: [7])
+    try fs.lseek(fd, offset: 10_000, from: .start)
+    try fs.write(fd, bytes: [9])
+    try fs.close(fd)
+    var expected = [UInt8](repeating: 0, count: 10_001)
+    expected[0] = 7
+    expected[10_000] = 9
+    XCTAssertEqual(try fs.get("/a"), expected)
+  }
+
+  func testAppendWritesAtTheEndWhateverTheOffset() throws {
+    let fs = try makeFS()
+    try fs.put("/a", [1, 2, 3])
+    let fd = try fs.open("/a", .readWrite, options: .append)
+    try fs.lseek(fd, offset: 0, from: .start)
+    try fs.write(fd, bytes: [4])
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), 4)
+    try fs.close(fd)
+    XCTAssertEqual(try fs.get("/a"), [1, 2, 3, 4])
+  }
+
+  func testAppendSeesWritesThroughOtherDescriptors() throws {
+    let fs = try makeFS()
+    let a = try fs.open("/a", .writeOnly, options: [.create, .append])
+    let b = try fs.open("/a", .writeOnly, options: [.append])
+    try fs.write(a, bytes: [1])
+    try fs.write(b, bytes: [2])
+    try fs.write(a, bytes: [3])
+    try fs.close(a)
+    try fs.close(b)
+    XCTAssertEqual(try fs.get("/a"), [1, 2, 3])
+  }
+
+  func testEachDescriptorHasItsOwnOffset() throws {
+    let fs = try makeFS()
+    try fs.put("/a", Array(0..<10))
+    let a = try fs.open("/a", .readOnly)
+    let b = try fs.open("/a", .readOnly)
+    XCTAssertEqual(try fs.read(a, upToCount: 4), [0, 1, 2, 3])
+    XCTAssertEqual(try fs.read(b, upToCount: 2), [0, 1])
+    XCTAssertEqual(try fs.read(a, upToCount: 2), [4, 5])
+  }
+
+  func testReadingAWriteOnlyDescriptorIsEBADF() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .writeOnly, options: .create)
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.read(fd, upToCount: 1) }
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.pread(fd, upToCount: 1, at: 0) }
+  }
+
+  func testWritingAReadOnlyDescriptorIsEBADF() throws {
+    let fs = try makeFS()
+    try fs.put("/a", [1])
+    let fd = try fs.open("/a", .readOnly)
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: 0) }
+  }
+
+  func testReadingAClosedDescriptorIsEBADF() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    try fs.close(fd)
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.read(fd, upToCount: 1) }
+    assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
+  }
+
+  func testReadingADirectoryIsEISDIR() throws {
+    let fs = try makeFS()
+    try fs.mkdir("/d")
+    let fd = try fs.open("/d", .readOnly)
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.read(fd, upToCount: 1) }
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.pread(fd, upToCount: 1, at: 0) }
+  }
+
+  func testPreadDoesNotMoveTheOffset() throws {
+    let fs = try makeFS()
+    try fs.put("/a", Array(0..<10))
+    let fd = try fs.open("/a", .readOnly)
+    XCTAssertEqual(try fs.pread(fd, upToCount: 3, at: 5), [5, 6, 7])
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), 0)
+  }
+
+  func testPwriteDoesNotMoveTheOffset() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    try fs.pwrite(fd, bytes: [1, 2], at: 3)
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), 0)
+    XCTAssertEqual(try fs.read(fd, upToCount: 10), [0, 0, 0, 1, 2])
+  }
+
+  func testPwriteWithAppendWritesAtTheGivenOffset() throws {
+    let fs = try makeFS()
+    try fs.put("/a", [1, 2, 3])
+    let fd = try fs.open("/a", .readWrite, options: .append)
+    try fs.pwrite(fd, bytes: [9], at: 0)
+    XCTAssertEqual(try fs.pread(fd, upToCount: 10, at: 0), [9, 2, 3])
+  }
+
+  func testPreadWithNegativeOffsetIsEINVAL() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.pread(fd, upToCount: 1, at: -1) }
+  }
+
+  func testPwriteWithNegativeOffsetIsEINVAL() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: -1) }
+  }
+
+  func testReadWithNegativeCountIsEINVAL() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.read(fd, upToCount: -1) }
+  }
+
+  func testWriteBeyondMaximumFileSizeIsEFBIG() throws {
+    let fs = try makeFS(maxFileSize: 100)
+    let fd = try fs.open("/a", .writeOnly, options: .create)
+    try fs.write(fd, bytes: [UInt8](repeating: 1, count: 100))
+    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
+    XCTAssertEqual(try fs.fstat(fd).size, 100, "a failed write changes nothing")
+  }
+
+  func testPwriteBeyondMaximumFileSizeIsEFBIG() throws {
+    let fs = try makeFS(maxFileSize: 100)
+    let fd = try fs.open("/a", .writeOnly, options: .create)
+    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1, 2], at: 99) }
+    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: .max) }
+  }
+
+  func testWriteBeyondByteQuotaIsENOSPC() throws {
+    let fs = try makeFS(byteQuota: 1000)
+    let fd = try fs.open("/a", .writeOnly, options: .create)
+    try fs.write(fd, bytes: [UInt8](repeating: 1, count: 1000))
+    assertErrno(.noSpace) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
+    XCTAssertEqual(fs.statistics.storedBytes, 1000)
+  }
+
+  func testQuotaCountsCompressedFilesByStoredSize() throws {
+    let fs = try makeFS(byteQuota: 30_000)
+    try fs.put("/a", text(20_000))  // compresses to far less than 10 000 bytes
+    XCTAssertLessThan(fs.statistics.storedBytes, 10_000)
+    try fs.put("/b", text(15_000))  // would not fit if /a counted its logical size
+    XCTAssertEqual(try fs.get("/b"), text(15_000))
+  }
+
+  func testWriteOfNothingChangesNothing() throws {
+    let fs = try makeFS()
+    try fs.put("/a", text(9000))
+    let fd = try fs.open("/a", .writeOnly)
+    XCTAssertEqual(try fs.write(fd, bytes: []), 0)
+    XCTAssertTrue(try fs.isCompressed("/a"))
+  }
+}
