@@ -5,6 +5,8 @@ set -euo pipefail
 
 # One package per line, so each layer adds its own without touching the others.
 PACKAGES=(
+  libbpf-dev      # ArenaBPF: libbpf loader shim, <bpf/bpf_helpers.h> for bpf/*.bpf.c
+  linux-libc-dev  # ArenaBPF: <linux/bpf.h> for bpf/*.bpf.c
   zlib1g-dev      # ErmCompress: gzip over zlib
   gzip            # interop tests: system gzip -d must read our blobs
   liburing-dev    # ErmIOUring: io_uring over liburing (C shim)

@@ -1,0 +1,34 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+  name: "ArenaBPF",
+  products: [
+    .library(name: "ArenaBPF", targets: ["ArenaBPF"])
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-system", from: "1.8.0")
+  ],
+  targets: [
+    // The bpf/include structure headers compiled for user space (symlinked, so the
+    // kernel programs and the consumers build from the very same files).
+    .target(name: "CArenaStructures"),
+    // Turns a compiled BPF object into a Swift source embedding its bytes.
+    .executableTarget(name: "bpf-embed"),
+    // Compiles ../../bpf/*.bpf.c with the toolchain's clang during `swift build`.
+    .plugin(
+      name: "BPFObjectPlugin",
+      capability: .buildTool(),
+      dependencies: ["bpf-embed"]
+    ),
+    .target(
+      name: "ArenaBPF",
+      dependencies: [
+        "CArenaStructures",
+        .product(name: "SystemPackage", package: "swift-system"),
+      ],
+      plugins: ["BPFObjectPlugin"]
+    ),
+    .testTarget(name: "ArenaBPFTests", dependencies: ["ArenaBPF", "CArenaStructures"]),
+  ]
+)

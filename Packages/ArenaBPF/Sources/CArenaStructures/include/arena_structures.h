@@ -1,0 +1,44 @@
+/* Plain-C view of the arena structures for Swift: the same bpf/include headers the
+ * kernel programs use, compiled for user space, behind one dispatching entry per
+ * operation. Only plain C types cross this header. Status: 0 or a negative
+ * ARENA_E* code (see arena_common.h). */
+#ifndef ERMFS_ARENA_STRUCTURES_H
+#define ERMFS_ARENA_STRUCTURES_H
+
+#include <stdint.h>
+
+enum ermfs_arena_kind {
+	ERMFS_ARENA_SPSC = 0,
+	ERMFS_ARENA_MPMC = 1,
+	ERMFS_ARENA_MSQUEUE = 2,
+	ERMFS_ARENA_TREIBER = 3,
+	ERMFS_ARENA_URING = 4,
+	ERMFS_ARENA_HASHSET = 5,
+};
+
+/* Bytes structure `kind` of `capacity` occupies at its offset; 0 for an unknown kind. */
+uint64_t ermfs_arena_bytes(int kind, uint32_t capacity);
+int ermfs_arena_init(int kind, void *base, uint32_t at, uint32_t capacity, uint32_t pool);
+int ermfs_arena_push(int kind, void *base, uint32_t at, uint64_t value);
+int ermfs_arena_pop(int kind, void *base, uint32_t at, uint64_t *value);
+int ermfs_arena_verify(int kind, void *base, uint32_t at, uint64_t *count);
+
+/* io_uring-style pair, server side. */
+int ermfs_arena_uring_take(void *base, uint32_t at, uint64_t *user_data, uint64_t *arg);
+int ermfs_arena_uring_complete(void *base, uint32_t at, uint64_t user_data, int64_t res);
+int ermfs_arena_uring_reap(void *base, uint32_t at, uint64_t *user_data, int64_t *res);
+int ermfs_arena_hashset_contains(void *base, uint32_t at, uint64_t key);
+
+/* The node pool. alloc returns a node offset, or 0 with *status set. */
+uint64_t ermfs_arena_pool_bytes(uint32_t node_size, uint32_t count);
+int ermfs_arena_pool_init(void *base, uint32_t at, uint32_t node_size, uint32_t count);
+uint32_t ermfs_arena_pool_alloc(void *base, uint32_t at, int *status);
+int ermfs_arena_pool_free(void *base, uint32_t at, uint32_t node);
+int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count);
+
+/* Atomic access to arena words from Swift, through the same wrappers. */
+uint64_t ermfs_arena_load_acquire(const void *address);
+void ermfs_arena_store_release(void *address, uint64_t value);
+void ermfs_arena_cpu_relax(void);
+
+#endif

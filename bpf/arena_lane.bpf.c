@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena_lane.bpf.c - the user -> kernel lane: a SEC("syscall") program, run on demand
+ * with BPF_PROG_TEST_RUN, drains whichever structure control.lane_kind names and
+ * records how many values it took and their sum (a checksum user space compares).
+ * The io_uring-style pair answers each submission with a completion (res = value + 1).
+ */
+#include "ermfs_bpf.h"
+#include "arena_hashset.h"
+#include "arena_mpmc.h"
+#include "arena_msqueue.h"
+#include "arena_spsc.h"
+#include "arena_treiber.h"
+#include "arena_uring.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline int lane_take(arena_u32 kind, arena_off_t at, arena_u64 *value)
+{
+	arena_u64 arg;
+
+	switch (kind) {
+	case ARENA_KIND_SPSC: return arena_spsc_pop(0, at, value);
+	case ARENA_KIND_MPMC: return arena_mpmc_pop(0, at, value);
+	case ARENA_KIND_MSQUEUE: return arena_msqueue_pop(0, at, value);
+	case ARENA_KIND_TREIBER: return arena_treiber_pop(0, at, value);
+	case ARENA_KIND_URING: {
+		int status = arena_uring_take(0, at, value, &arg);
+
+		return status ? status : arena_uring_complete(0, at, *value, (arena_s64)(*value + 1));
+	}
+	}
+	return -ARENA_EINVAL;
+}
+
+SEC("syscall")
+int lane_drain(void *ctx)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+	arena_u32 kind = control->lane_kind;
+	arena_off_t at = control->lane_at;
+	arena_u64 consumed = 0, checksum = 0, value = 0;
+	int status = ARENA_OK;
+
+	ERMFS_USE_ARENA();
+	if (control->magic != ARENA_CONTROL_MAGIC)
+		return -ARENA_EINVAL;
+	if (kind == ARENA_KIND_HASHSET) {
+		/* A set has no order: remove each key of the announced range. */
+		arena_u64 key = control->lane_key_first, end = key + control->lane_key_count;
+
+		for (; key < end && arena_may_loop(); key++) {
+			value = key;
+			status = arena_hashset_pop(0, at, &value);
+			if (status == ARENA_OK) {
+				consumed++;
+				checksum += key;
+			} else if (status != -ARENA_EEMPTY) {
+				break;
+			}
+		}
+		status = key == end ? ARENA_OK : status ? status : -ARENA_ELOOP;
+	} else {
+		while (arena_may_loop()) {
+			status = lane_take(kind, at, &value);
+			if (status != ARENA_OK)
+				break;
+			consumed++;
+			checksum += value;
+		}
+	}
+	arena_atomic_add(&control->lane_consumed, consumed, ARENA_RELAXED);
+	arena_atomic_add(&control->lane_checksum, checksum, ARENA_RELAXED);
+	arena_atomic_store(&control->lane_status, (arena_s64)status, ARENA_RELAXED);
+	arena_atomic_inc(&control->lane_runs, ARENA_RELEASE);
+	return 0;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena_layout.h - where things live in the ERMFS arena (fixed offsets: libbpf 1.1
+ * cannot place __arena globals). Page 0 holds the control block; user space lays out
+ * everything else and writes the offsets here before attaching programs, so BPF and
+ * user space agree without any relocation.
+ */
+#ifndef ERMFS_ARENA_LAYOUT_H
+#define ERMFS_ARENA_LAYOUT_H
+
+#include "arena_pool.h"
+
+#define ARENA_CONTROL_MAGIC 0x45524d46u /* "ERMF" */
+#define ARENA_LAYOUT_VERSION 1u
+#define ARENA_PAGE_SIZE 4096u
+/* The arena's user address: low 32 bits zero, so arena offsets are BPF pointers. */
+#define ARENA_USER_ADDRESS (1ull << 44)
+
+/* Structure kinds, shared with the user-space dispatcher. */
+#define ARENA_KIND_SPSC 0
+#define ARENA_KIND_MPMC 1
+#define ARENA_KIND_MSQUEUE 2
+#define ARENA_KIND_TREIBER 3
+#define ARENA_KIND_URING 4
+#define ARENA_KIND_HASHSET 5
+
+/* Hooks the file-creation producer can run on, recorded in control.active_hook. */
+#define ARENA_HOOK_NONE 0
+#define ARENA_HOOK_LSM 1
+#define ARENA_HOOK_FENTRY 2
+#define ARENA_HOOK_TRACEPOINT 3
+
+struct arena_control {
+	arena_u32 magic;
+	arena_u32 version;
+	/* kernel -> user: file-creation events (pool nodes pushed by offset) */
+	arena_u32 event_kind;
+	arena_off_t event_at;
+	arena_off_t event_pool;
+	arena_u32 active_hook;
+	arena_u32 filter_tgid;     /* 0: every process */
+	arena_u32 filter_enabled;  /* producer publishes only when nonzero */
+	/* user -> kernel lane, drained by the SEC("syscall") program on demand */
+	arena_u32 lane_kind;
+	arena_off_t lane_at;
+	arena_u64 lane_key_first;  /* hash set lane: keys [first, first + count) */
+	arena_u64 lane_key_count;
+	arena_u8 pad0_[ARENA_CACHE_LINE - 48];
+	/* written by the kernel (fetch-add: several CPUs at once) */
+	arena_u64 event_sequence;
+	arena_u64 events_published;
+	arena_u64 events_dropped;  /* pool or structure full */
+	arena_u64 events_loop_budget; /* may_goto budget exhausted */
+	arena_u8 pad1_[ARENA_CACHE_LINE - 32];
+	arena_u64 lane_consumed;
+	arena_u64 lane_checksum;   /* sum of consumed values */
+	arena_s64 lane_status;     /* last drain's stop status */
+	arena_u64 lane_runs;
+};
+
+#define ARENA_NAME_MAX 256
+#define ARENA_COMM_MAX 16
+
+/* One file-creation event; lives in a pool node, after struct arena_node. */
+struct arena_file_event {
+	struct arena_node node;    /* next (pool/queue link), value (unused) */
+	arena_u64 sequence;
+	arena_u64 timestamp_ns;    /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	arena_u32 pid;             /* thread id */
+	arena_u32 tgid;            /* process id */
+	arena_u32 mode;            /* create mode (O_CREAT/mkdir/mknod argument) */
+	arena_u32 hook;            /* ARENA_HOOK_* that saw it */
+	arena_u32 syscall;         /* which syscall or hook point */
+	arena_s32 dirfd;
+	arena_u8 comm[ARENA_COMM_MAX];
+	arena_u8 name[ARENA_NAME_MAX]; /* as given to the syscall, NUL-terminated */
+};
+
+#endif /* ERMFS_ARENA_LAYOUT_H */
