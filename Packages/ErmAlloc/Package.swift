@@ -5,6 +5,7 @@ let package = Package(
   name: "ErmAlloc",
   products: [
     .library(name: "ErmAlloc", targets: ["ErmAlloc"]),
+    .executable(name: "ermalloc-churn", targets: ["ermalloc-churn"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
@@ -19,6 +20,8 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // Churn benchmark (scripts/bench/10-ermalloc-churn.sh builds it with -c release).
+    .executableTarget(name: "ermalloc-churn", dependencies: ["ErmAlloc", "CErmAlloc"]),
     .testTarget(
       name: "ErmAllocTests",
       dependencies: [

@@ -37,11 +37,12 @@ struct MappingCalls: ~Copyable {
     return p
   }
 
-  /// `munmap`. Only fails on a programming error (a range we do not own).
+  /// `munmap`. It can fail only when the kernel merged our mapping with a neighbour and
+  /// splitting it would exceed vm.max_map_count; the pages are then dropped instead
+  /// (memory returned, address range left reserved) rather than crashing.
   func unmap(_ base: UnsafeMutableRawPointer, _ length: Int) {
     munmapCount.add(1, ordering: .relaxed)
-    let rc = erm_unmap(base, length)
-    precondition(rc == 0, "munmap of an ErmAlloc mapping failed: errno \(rc)")
+    if erm_unmap(base, length) != 0 { discard(base, length) }
   }
 
   /// `madvise(MADV_DONTNEED)`: frees the pages; they read back as zero.

@@ -172,9 +172,16 @@ public final class PageAllocator: Sendable {
         calls.unmap(run.base, run.length)
         state.statistics.bytesReserved -= run.length
         state.statistics.regions -= 1
-      } else if wasFull {
-        run.partialPosition = state.partialRuns[run.classIndex].count
-        state.partialRuns[run.classIndex].append(run)
+      } else {
+        if wasFull {
+          run.partialPosition = state.partialRuns[run.classIndex].count
+          state.partialRuns[run.classIndex].append(run)
+        }
+        // Big slots (4 KiB+ classes) hold whole pages: give them back now instead of
+        // when the whole run empties; they fault in as zero pages on reuse.
+        if let (offset, length) = run.wholePages(inSlot: slot) {
+          calls.discard(run.base + offset, length)
+        }
       }
     }
   }

@@ -81,4 +81,14 @@ final class SlabRun: @unchecked Sendable {
     freeHead = slot
     used -= 1
   }
+
+  /// The whole pages inside a slot, past its free-list link: what a freed slot can give
+  /// back to the OS while the run stays mapped (empty for slots under two pages or so).
+  func wholePages(inSlot slot: Int) -> (offset: Int, length: Int)? {
+    let start = slot * slotSize + MemoryLayout<Int>.size
+    let end = (slot + 1) * slotSize
+    let first = roundUpToPage(start)!
+    let last = end & ~(PageAllocator.pageSize - 1)
+    return last > first ? (first, last - first) : nil
+  }
 }

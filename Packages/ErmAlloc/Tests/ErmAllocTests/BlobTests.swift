@@ -190,3 +190,33 @@ import Testing
     }
   }
 }
+
+@Suite struct SlabMemoryTests {
+  @Test func freeingABigSlotReturnsItsWholePagesWhileTheRunStaysMapped() throws {
+    let allocator = PageAllocator()
+    let keep = try allocator.makeBlob(count: 16 * 1024)
+    var freed: Blob? = try allocator.makeBlob(count: 16 * 1024)
+    freed!.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 7) }
+    keep.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 9) }
+    let slot = freed!.baseAddress!
+    #expect(try residentBytes(slot, 16 * 1024) == 16 * 1024)
+    let discardsBefore = allocator.mappingCallCounts.madvise
+    freed = nil
+    #expect(allocator.mappingCallCounts.madvise == discardsBefore + 1)
+    // The first page keeps the free-list link; the other three went back to the OS.
+    #expect(try residentBytes(slot, 16 * 1024) == page)
+    keep.withUnsafeBytes { #expect($0.allSatisfy { $0 == 9 }) }
+    let reused = try allocator.makeBlob(count: 16 * 1024)
+    #expect(reused.baseAddress == slot)
+    reused.withUnsafeBytes { #expect(isAllZero($0)) }
+  }
+
+  @Test func freeingASmallSlotMakesNoSystemCall() throws {
+    let allocator = PageAllocator()
+    let keep = try allocator.makeBlob(count: 3000)
+    let before = allocator.mappingCallCounts
+    _ = try allocator.makeBlob(count: 3000)  // freed at once
+    #expect(allocator.mappingCallCounts == before)
+    _ = keep
+  }
+}

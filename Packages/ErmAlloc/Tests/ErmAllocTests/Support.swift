@@ -52,3 +52,11 @@ func stamp(_ bytes: UnsafeMutableRawBufferPointer, seed: UInt8) {
 func hasStamp(_ bytes: UnsafeRawBufferPointer, seed: UInt8) -> Bool {
   stampPositions(bytes.count).allSatisfy { bytes[$0] == seed &+ UInt8(truncatingIfNeeded: $0) }
 }
+
+/// Resident bytes of a page-aligned range (mincore).
+func residentBytes(_ address: UnsafeMutableRawPointer, _ length: Int) throws -> Int {
+  var pages = 0
+  let rc = erm_resident_pages(address, length, &pages)
+  guard rc == 0 else { throw Errno(rawValue: rc) }
+  return pages * page
+}
