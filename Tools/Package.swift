@@ -1,0 +1,27 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Tools",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ermfs-tool", targets: ["ermfs-tool"]),
+    ],
+    dependencies: [
+        .package(path: "../Packages/ErmCore"),
+        .package(path: "../Packages/ErmCompress"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "ermfs-tool",
+            dependencies: [
+                .product(name: "ErmCore", package: "ErmCore"),
+                .product(name: "ErmCompress", package: "ErmCompress"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+    ]
+)

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct ErmfsTool: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ermfs-tool",
+        abstract: "ERMFS: a RAM-native, compress-on-close file system.",
+        subcommands: [DemoCommand.self]
+    )
+}
