@@ -13,6 +13,9 @@ let package = Package(
     // The bpf/include structure headers compiled for user space (symlinked, so the
     // kernel programs and the consumers build from the very same files).
     .target(name: "CArenaStructures"),
+    // libbpf behind plain C types: open from memory, map_extra, load, arena mmap,
+    // attach, BPF_PROG_TEST_RUN, capability probe.
+    .target(name: "CLibBPF", linkerSettings: [.linkedLibrary("bpf")]),
     // Turns a compiled BPF object into a Swift source embedding its bytes.
     .executableTarget(name: "bpf-embed"),
     // Compiles ../../bpf/*.bpf.c with the toolchain's clang during `swift build`.
@@ -25,6 +28,7 @@ let package = Package(
       name: "ArenaBPF",
       dependencies: [
         "CArenaStructures",
+        "CLibBPF",
         .product(name: "SystemPackage", package: "swift-system"),
       ],
       plugins: ["BPFObjectPlugin"]

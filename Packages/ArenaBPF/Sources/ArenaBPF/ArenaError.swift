@@ -15,6 +15,9 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
   case loopBudgetExhausted
   /// A system call failed.
   case system(Errno)
+  /// libbpf or the kernel refused to open, load or attach a program; `detail` holds
+  /// libbpf's messages (the verifier's reason, a missing hook).
+  case kernel(Errno, detail: String)
 
   /// Maps a negative `ARENA_E*` status from the C headers (0 is not an error).
   init(status: Int32) {
@@ -36,6 +39,7 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .corrupt: return .badMessage
     case .loopBudgetExhausted: return .timedOut
     case .system(let errno): return errno
+    case .kernel(let errno, _): return errno
     }
   }
 
@@ -47,6 +51,7 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .corrupt: return "arena structure invariant broken"
     case .loopBudgetExhausted: return "BPF loop budget exhausted"
     case .system(let errno): return "system call failed: \(errno)"
+    case .kernel(let errno, let detail): return "BPF load/attach failed: \(errno)\(detail.isEmpty ? "" : "\n" + detail)"
     }
   }
 }

@@ -8,6 +8,13 @@
 #include "bpf-include/arena_spsc.h"
 #include "bpf-include/arena_treiber.h"
 #include "bpf-include/arena_uring.h"
+#include "bpf-include/arena_layout.h"
+
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+_Static_assert(sizeof(struct ermfs_file_event) == 8 * 2 + 4 * 6 + ARENA_COMM_MAX + ARENA_NAME_MAX, "event view");
 
 /* One switch per operation keeps Swift's view to a single signature. */
 #define ARENA_DISPATCH(kind, op, ...)                                                \
@@ -145,4 +152,103 @@ void ermfs_arena_store_release(void *address, uint64_t value)
 void ermfs_arena_cpu_relax(void)
 {
 	arena_cpu_relax();
+}
+
+uint32_t ermfs_arena_control_bytes(void)
+{
+	return sizeof(struct arena_control);
+}
+
+uint32_t ermfs_arena_event_node_size(void)
+{
+	return ARENA_ALIGN_UP(sizeof(struct arena_file_event), 8);
+}
+
+uint64_t ermfs_arena_user_address(void)
+{
+	return ARENA_USER_ADDRESS;
+}
+
+void ermfs_arena_control_init(void *base)
+{
+	struct arena_control *control = base;
+
+	memset(control, 0, sizeof(*control));
+	control->version = ARENA_LAYOUT_VERSION;
+	arena_atomic_store(&control->magic, ARENA_CONTROL_MAGIC, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook,
+				    uint32_t filter_tgid)
+{
+	struct arena_control *control = base;
+
+	control->event_kind = (arena_u32)kind;
+	control->event_at = at;
+	control->event_pool = pool;
+	control->active_hook = hook;
+	control->filter_tgid = filter_tgid;
+}
+
+void ermfs_arena_control_enable_events(void *base, int enabled)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->filter_enabled, enabled ? 1u : 0u, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count)
+{
+	struct arena_control *control = base;
+
+	control->lane_kind = (arena_u32)kind;
+	control->lane_at = at;
+	control->lane_key_first = key_first;
+	arena_atomic_store(&control->lane_key_count, key_count, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out)
+{
+	const struct arena_control *control = base;
+
+	out->event_sequence = arena_atomic_load(&control->event_sequence, ARENA_ACQUIRE);
+	out->events_published = arena_atomic_load(&control->events_published, ARENA_ACQUIRE);
+	out->events_dropped = arena_atomic_load(&control->events_dropped, ARENA_ACQUIRE);
+	out->events_loop_budget = arena_atomic_load(&control->events_loop_budget, ARENA_ACQUIRE);
+	out->lane_runs = arena_atomic_load(&control->lane_runs, ARENA_ACQUIRE);
+	out->lane_consumed = arena_atomic_load(&control->lane_consumed, ARENA_ACQUIRE);
+	out->lane_checksum = arena_atomic_load(&control->lane_checksum, ARENA_ACQUIRE);
+	out->lane_status = arena_atomic_load(&control->lane_status, ARENA_ACQUIRE);
+}
+
+int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, struct ermfs_file_event *out)
+{
+	uint64_t off = 0;
+	const struct arena_file_event *event;
+	int status = ermfs_arena_pop(kind, base, at, &off);
+
+	if (status != 0)
+		return status;
+	if (!arena_pool_owns(base, pool, (arena_off_t)off))
+		return -ARENA_ECORRUPT;
+	/* The structure's acquire pop makes the producer's plain writes visible. */
+	event = (const struct arena_file_event *)((char *)base + off);
+	out->sequence = event->sequence;
+	out->timestamp_ns = event->timestamp_ns;
+	out->pid = event->pid;
+	out->tgid = event->tgid;
+	out->mode = event->mode;
+	out->hook = event->hook;
+	out->syscall = event->syscall;
+	out->dirfd = event->dirfd;
+	memcpy(out->comm, event->comm, sizeof(out->comm));
+	memcpy(out->name, event->name, sizeof(out->name));
+	out->comm[sizeof(out->comm) - 1] = 0;
+	out->name[sizeof(out->name) - 1] = 0;
+	return arena_pool_free(base, pool, (arena_off_t)off);
+}
+
+int32_t ermfs_gettid(void)
+{
+	return (int32_t)syscall(SYS_gettid);
 }

@@ -41,4 +41,49 @@ uint64_t ermfs_arena_load_acquire(const void *address);
 void ermfs_arena_store_release(void *address, uint64_t value);
 void ermfs_arena_cpu_relax(void);
 
+/* ---- the arena's control block and file-creation events (arena_layout.h) ---- */
+
+/* Counters and lane results, read with acquire loads. */
+struct ermfs_arena_counters {
+	uint64_t event_sequence;
+	uint64_t events_published;
+	uint64_t events_dropped;
+	uint64_t events_loop_budget;
+	uint64_t lane_consumed;
+	uint64_t lane_checksum;
+	uint64_t lane_runs;
+	int64_t lane_status;
+};
+
+/* A copy of one event, in plain C types. */
+struct ermfs_file_event {
+	uint64_t sequence;
+	uint64_t timestamp_ns;
+	uint32_t pid;
+	uint32_t tgid;
+	uint32_t mode;
+	uint32_t hook;
+	uint32_t syscall;
+	int32_t dirfd;
+	char comm[16];
+	char name[256];
+};
+
+uint32_t ermfs_arena_control_bytes(void);
+uint32_t ermfs_arena_event_node_size(void);
+uint64_t ermfs_arena_user_address(void);
+void ermfs_arena_control_init(void *base);
+void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook,
+				    uint32_t filter_tgid);
+/* Producers publish only while enabled (a release store). */
+void ermfs_arena_control_enable_events(void *base, int enabled);
+void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count);
+void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out);
+/* Pops one event offset from the structure, copies the event out and returns its node
+ * to the pool. 0, or -ARENA_EEMPTY when there is none. */
+int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, struct ermfs_file_event *out);
+
+/* gettid(2), which Swift's Glibc module does not export. */
+int32_t ermfs_gettid(void);
+
 #endif

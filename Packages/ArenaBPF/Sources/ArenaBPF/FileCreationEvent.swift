@@ -1,0 +1,79 @@
+/// Where the file-creation producer runs, in the order `auto` tries them.
+public enum FileCreationHook: String, Sendable, CaseIterable, CustomStringConvertible {
+  /// `lsm.s/inode_create`: every inode creation, the name from the dentry.
+  case lsm
+  /// `fentry/security_inode_create`: the same point without the LSM framework.
+  case fentry
+  /// `tracepoint/syscalls/sys_{enter,exit}_{openat,creat,mkdirat,mknodat,open,mkdir}`:
+  /// the name as given to the syscall, published when the call succeeded.
+  case tracepoint
+
+  public var description: String {
+    switch self {
+    case .lsm: return "lsm (lsm.s/inode_create)"
+    case .fentry: return "fentry (fentry/security_inode_create)"
+    case .tracepoint: return "tracepoint (syscalls/sys_enter_*/sys_exit_* for openat/creat/mkdirat/mknodat)"
+    }
+  }
+
+  /// Value recorded in the control block and in events (ARENA_HOOK_*).
+  var code: UInt32 {
+    switch self {
+    case .lsm: return 1
+    case .fentry: return 2
+    case .tracepoint: return 3
+    }
+  }
+
+  init?(code: UInt32) {
+    guard let hook = Self.allCases.first(where: { $0.code == code }) else { return nil }
+    self = hook
+  }
+
+  /// Programs of bpf/file_events.bpf.c that make up this hook.
+  var programs: [String] {
+    switch self {
+    case .lsm: return ["lsm_inode_create"]
+    case .fentry: return ["fentry_inode_create"]
+    case .tracepoint:
+      return ["openat", "creat", "mkdirat", "mknodat", "open", "mkdir"].flatMap { ["tp_enter_\($0)", "tp_exit_\($0)"] }
+    }
+  }
+}
+
+/// One observed file creation, copied out of its arena node.
+public struct FileCreationEvent: Sendable, Equatable {
+  /// What created it.
+  public enum Origin: UInt32, Sendable {
+    case openat = 1, creat, mkdirat, mknodat, open, mkdir, inodeCreate
+  }
+  /// Kernel-wide publication order (several CPUs may publish out of this order).
+  public var sequence: UInt64
+  /// CLOCK_MONOTONIC nanoseconds when the producer published it.
+  public var timestampNanoseconds: UInt64
+  /// Thread id of the creator.
+  public var pid: Int32
+  /// Process id of the creator.
+  public var tgid: Int32
+  /// The creator's command name (at most 15 bytes).
+  public var command: String
+  /// Mode argument of the creating call.
+  public var mode: UInt32
+  /// The name as given to the syscall (tracepoints) or the dentry's name (lsm/fentry).
+  public var name: String
+  /// Directory descriptor of *at calls (AT_FDCWD = -100 otherwise).
+  public var directoryDescriptor: Int32
+  public var origin: Origin?
+  public var hook: FileCreationHook?
+}
+
+/// Counters of a feed. `received` and `polls` are the consumer's; `dropped` are
+/// events the kernel could not publish (pool or structure full).
+public struct FileCreationCounters: Sendable, Equatable {
+  public var received: UInt64
+  public var droppedOnFull: UInt64
+  public var polls: UInt64
+  public var published: UInt64
+  /// BPF loops that ran out of their `may_goto` budget (counted, not lost silently).
+  public var loopBudgetExhausted: UInt64
+}

@@ -1,0 +1,213 @@
+import CArenaStructures
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Musl)
+  import Musl
+#endif
+
+/// Kernel file-creation events delivered through a BPF arena: a BPF producer on the
+/// best hook this kernel allows fills pool nodes and pushes them into a lock-free
+/// structure; Swift polls it with acquire loads, with no system call per event.
+///
+/// ```swift
+/// let feed = try FileCreationFeed()                  // hook: .auto, structure: .mpmc
+/// print(feed.activeHook)
+/// for await event in feed.events() { print(event.name, event.pid) }
+/// ```
+public final class FileCreationFeed: @unchecked Sendable {
+  // @unchecked: `base` is the arena mapping, touched only through the C structure
+  // operations (atomics); the program set is guarded by `programs`.
+
+  /// Hook selection: a specific one, or the first that loads (lsm, fentry, tracepoint).
+  public enum HookChoice: Sendable, Equatable {
+    case auto
+    case only(FileCreationHook)
+  }
+
+  public let activeHook: FileCreationHook
+  /// Tracepoints actually attached (some do not exist on every architecture).
+  public let attachedPrograms: [String]
+  /// Why the preferred hooks were skipped, in order.
+  public let fallbackReasons: [String]
+  public let structure: ArenaStructureKind
+
+  private let programs: Mutex<BPFProgramSet?>
+  private let base: UnsafeMutableRawPointer
+  private let structureOffset: UInt32
+  private let poolOffset: UInt32
+  private let received = Atomic<UInt64>(0)
+  private let polls = Atomic<UInt64>(0)
+
+  /// Loads the producer, lays out the arena, attaches, and starts publishing.
+  /// - Parameters:
+  ///   - hook: `.auto` tries lsm, fentry, then tracepoints.
+  ///   - structure: `.mpmc` (default), `.msqueue` or `.treiber`: several CPUs produce
+  ///     at once, so single-producer structures cannot carry kernel events.
+  ///   - capacity: events the structure holds (a power of two); the pool is sized so
+  ///     the structure, not the pool, is the limit.
+  ///   - process: only events from this process id (nil: every process).
+  /// - Throws: `.invalidArgument` for a structure or capacity the arena cannot hold,
+  ///   `.kernel` when no hook loads or attaches (with libbpf's reason).
+  public init(
+    hook: HookChoice = .auto, structure: ArenaStructureKind = .mpmc, capacity: UInt32 = 1 << 16,
+    process: Int32? = nil
+  ) throws(ArenaError) {
+    guard structure == .mpmc || structure == .msqueue || structure == .treiber else { throw .invalidArgument }
+    let candidates: [FileCreationHook]
+    switch hook {
+    case .auto: candidates = FileCreationHook.allCases
+    case .only(let only): candidates = [only]
+    }
+    var reasons: [String] = []
+    var loaded: (FileCreationHook, BPFProgramSet)?
+    for candidate in candidates {
+      do {
+        loaded = (candidate, try BPFProgramSet(.fileEvents, programs: candidate.programs))
+        break
+      } catch {
+        reasons.append("\(candidate.rawValue): \(error.errno)")
+      }
+    }
+    guard let (active, set) = loaded else {
+      throw .kernel(.notPermitted, detail: "no file-creation hook loads: " + reasons.joined(separator: "; "))
+    }
+    let (base, byteCount) = try set.mapArena()
+
+    // Layout: control page, the structure, then the pool of event nodes.
+    let nodeSize = ermfs_arena_event_node_size()
+    let structureOffset: UInt32 = 4096
+    let structureBytes = ArenaStructure.align(Int(ermfs_arena_bytes(structure.rawValue, capacity)))
+    let poolOffset = UInt32((Int(structureOffset) + structureBytes + 4095) / 4096 * 4096)
+    // Michael-Scott and Treiber take one extra node per value they hold (+1 dummy).
+    let nodes = structure == .mpmc ? capacity : 2 * capacity + 1
+    guard ARENA_IS_POW2(capacity), capacity >= 2,
+      Int(poolOffset) + Int(ermfs_arena_pool_bytes(nodeSize, nodes)) <= byteCount
+    else { throw .invalidArgument }
+    ermfs_arena_control_init(base)
+    var status = ermfs_arena_pool_init(base, poolOffset, nodeSize, nodes)
+    guard status == 0 else { throw ArenaError(status: status) }
+    status = ermfs_arena_init(structure.rawValue, base, structureOffset, capacity, poolOffset)
+    guard status == 0 else { throw ArenaError(status: status) }
+    ermfs_arena_control_set_events(
+      base, structure.rawValue, structureOffset, poolOffset, active.code, UInt32(bitPattern: process ?? 0))
+
+    var attached: [String] = []
+    for program in active.programs {
+      do {
+        try set.attach(program)
+        attached.append(program)
+      } catch {
+        // Enter/exit come in pairs; a tracepoint missing on this architecture is skipped.
+        if active != .tracepoint { throw error }
+        reasons.append("\(program): \(error.errno)")
+      }
+    }
+    guard attached.contains("tp_enter_openat") && attached.contains("tp_exit_openat") || active != .tracepoint
+    else { throw .kernel(.noSuchFileOrDirectory, detail: "sys_enter_openat/sys_exit_openat did not attach") }
+    ermfs_arena_control_enable_events(base, 1)
+
+    self.activeHook = active
+    self.attachedPrograms = attached
+    self.fallbackReasons = reasons
+    self.structure = structure
+    self.programs = Mutex(set)
+    self.base = base
+    self.structureOffset = structureOffset
+    self.poolOffset = poolOffset
+  }
+
+  deinit { close() }
+
+  /// Stops publishing, detaches the programs and unmaps the arena. Idempotent.
+  public func close() {
+    programs.withLock { set in
+      guard let live = set else { return }
+      ermfs_arena_control_enable_events(base, 0)
+      live.close()
+      set = nil
+    }
+  }
+
+  /// Takes one event if one is ready: acquire loads only, no system call.
+  /// Returns nil when none is ready or the feed is closed.
+  public func poll() -> FileCreationEvent? {
+    programs.withLock { set -> FileCreationEvent? in
+      guard set != nil else { return nil }
+      polls.add(1, ordering: .relaxed)
+      var raw = ermfs_file_event()
+      guard ermfs_arena_take_event(structure.rawValue, base, structureOffset, poolOffset, &raw) == 0 else {
+        return nil
+      }
+      received.add(1, ordering: .relaxed)
+      return FileCreationEvent(raw)
+    }
+  }
+
+  public var counters: FileCreationCounters {
+    programs.withLock { set in
+      var kernel = ermfs_arena_counters()
+      if set != nil { ermfs_arena_control_read(base, &kernel) }
+      return FileCreationCounters(
+        received: received.load(ordering: .relaxed), droppedOnFull: kernel.events_dropped,
+        polls: polls.load(ordering: .relaxed), published: kernel.events_published,
+        loopBudgetExhausted: kernel.events_loop_budget)
+    }
+  }
+
+  /// The events as an asynchronous sequence. The consumer polls (the default): when
+  /// nothing is ready it spins with a CPU pause, backing off exponentially, then yields
+  /// its task; with `sleepInterval` it sleeps that long between empty polls instead.
+  /// The sequence ends when the task is cancelled or the feed is closed.
+  public func events(sleepInterval: Duration? = nil) -> Events {
+    Events(feed: self, sleepInterval: sleepInterval)
+  }
+
+  public struct Events: AsyncSequence, Sendable {
+    public typealias Element = FileCreationEvent
+    let feed: FileCreationFeed
+    let sleepInterval: Duration?
+
+    public func makeAsyncIterator() -> Iterator { Iterator(feed: feed, sleepInterval: sleepInterval) }
+
+    public struct Iterator: AsyncIteratorProtocol {
+      let feed: FileCreationFeed
+      let sleepInterval: Duration?
+
+      public mutating func next() async -> FileCreationEvent? {
+        var spins = 1
+        while !Task.isCancelled && feed.isOpen {
+          if let event = feed.poll() { return event }
+          if let sleepInterval {
+            try? await Task.sleep(for: sleepInterval)
+          } else if spins < 1024 {
+            for _ in 0..<spins { ermfs_arena_cpu_relax() }
+            spins *= 2
+          } else {
+            await Task.yield()
+          }
+        }
+        return nil
+      }
+    }
+  }
+
+  var isOpen: Bool { programs.withLock { $0 != nil } }
+}
+
+extension FileCreationEvent {
+  init(_ raw: ermfs_file_event) {
+    var copy = raw
+    let name = withUnsafeBytes(of: &copy.name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    let command = withUnsafeBytes(of: &copy.comm) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    self.init(
+      sequence: raw.sequence, timestampNanoseconds: raw.timestamp_ns, pid: Int32(bitPattern: raw.pid),
+      tgid: Int32(bitPattern: raw.tgid), command: command, mode: raw.mode, name: name,
+      directoryDescriptor: raw.dirfd, origin: Origin(rawValue: raw.syscall), hook: FileCreationHook(code: raw.hook))
+  }
+}
+
+/// ARENA_IS_POW2 for Swift.
+func ARENA_IS_POW2(_ x: UInt32) -> Bool { x != 0 && x & (x - 1) == 0 }

@@ -1,0 +1,144 @@
+import ArenaBPF
+import CArenaStructures
+import Foundation
+import Synchronization
+import Testing
+
+/// Kernel end to end. These run as root here and in CI; they are skipped only when the
+/// probe finds that the kernel forbids BPF entirely, and then say why.
+enum KernelSupport {
+  static let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: false)
+  static let allowed: Bool = {
+    if probe.bpfForbidden {
+      print("ArenaBPF kernel tests skipped: \(probe.messages.joined(separator: "; "))")
+    }
+    return !probe.bpfForbidden
+  }()
+}
+
+@Suite("Kernel: BPF arena end to end", .serialized, .enabled(if: KernelSupport.allowed, "the kernel forbids BPF"))
+struct KernelTests {
+  @Test func probeFindsArenaSupportAndMountsTracefs() {
+    let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
+    #expect(probe.arenaError == nil, "\(probe)")
+    #expect(probe.tracefsMounted, "\(probe)")
+    #expect(probe.loadableHooks.contains(.tracepoint), "\(probe)")
+    #expect(probe.messages.contains { $0.hasPrefix("file-creation producer will use:") })
+  }
+
+  @Test func feedObservesTenThousandCreationsExactlyOnceWithNameAndPid() throws {
+    let files = 10_000
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-feed-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let prefix = directory.path + "/"
+
+    let feed = try FileCreationFeed(hook: .auto, structure: .mpmc, capacity: 1 << 14, process: getpid())
+    defer { feed.close() }
+    let creatorTid = Atomic<Int32>(0)
+    let creating = Atomic<Bool>(true)
+    final class Events: @unchecked Sendable { var list: [FileCreationEvent] = [] }
+    let events = Events()
+
+    runThreads([
+      {
+        creatorTid.store(ermfs_gettid(), ordering: .relaxed)
+        for i in 0..<files {
+          let fd = open(prefix + "f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+          precondition(fd >= 0, "open failed: \(errno)")
+          close(fd)
+        }
+        creating.store(false, ordering: .releasing)
+      },
+      {
+        // Poll while files are created; once the creator is done, drain what is left.
+        while true {
+          let done = !creating.load(ordering: .acquiring)
+          if let event = feed.poll() {
+            if event.name.hasPrefix(prefix) { events.list.append(event) }
+          } else if done {
+            break
+          } else {
+            ermfs_arena_cpu_relax()
+          }
+        }
+      },
+    ])
+
+    var seen: [String: Int] = [:]
+    for event in events.list { seen[event.name, default: 0] += 1 }
+    let expected = Set((0..<files).map { prefix + "f\($0)" })
+    #expect(Set(seen.keys) == expected)
+    #expect(seen.values.allSatisfy { $0 == 1 })
+    #expect(events.list.allSatisfy { $0.pid == creatorTid.load(ordering: .relaxed) && $0.tgid == getpid() })
+    #expect(events.list.allSatisfy { $0.mode == 0o644 && $0.origin == .openat && $0.hook == feed.activeHook })
+    #expect(feed.counters.droppedOnFull == 0)
+    #expect(feed.counters.loopBudgetExhausted == 0)
+  }
+
+  @Test func feedIgnoresOtherProcessesWhenFiltered() throws {
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-filter-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let feed = try FileCreationFeed(process: getpid())
+    defer { feed.close() }
+    let touch = Process()
+    touch.executableURL = URL(fileURLWithPath: "/usr/bin/touch")
+    touch.arguments = [directory.appending(path: "other").path]
+    try touch.run()
+    touch.waitUntilExit()
+    var names: [String] = []
+    while let event = feed.poll() { names.append(event.name) }
+    #expect(!names.contains { $0.hasSuffix("/other") })
+  }
+
+  @Test func feedRejectsSingleProducerStructures() {
+    #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(structure: .spsc) }
+  }
+
+  @Test(arguments: [ArenaStructureKind.spsc, .mpmc, .msqueue, .treiber, .uring])
+  func kernelLaneConsumesEveryPushedValue(_ kind: ArenaStructureKind) throws {
+    let lane = try KernelLane(kind: kind, capacity: 4096)
+    let total: UInt64 = 100_000
+    var checksum: UInt64 = 0
+    var value: UInt64 = 1
+    while value <= total {
+      do {
+        try lane.structure.push(value)
+        checksum &+= value
+        value += 1
+      } catch .full {
+        try lane.drain()
+        if kind == .uring { while try lane.structure.reap() != nil {} }
+      }
+    }
+    let totals = try lane.drain()
+    if kind == .uring { while try lane.structure.reap() != nil {} }
+    #expect(totals.consumed == total)
+    #expect(totals.checksum == checksum)
+    #expect(try lane.structure.verify() == 0)
+  }
+
+  @Test func kernelLaneAnswersEverySubmissionWithACompletion() throws {
+    let lane = try KernelLane(kind: .uring, capacity: 64)
+    for value in 1...64 as ClosedRange<UInt64> { try lane.structure.push(value) }
+    try lane.drain()
+    var results: [Int64] = []
+    while let cqe = try lane.structure.reap() {
+      #expect(Int64(cqe.userData) + 1 == cqe.result)
+      results.append(cqe.result)
+    }
+    #expect(results == (2...65).map { Int64($0) })
+  }
+
+  @Test func kernelLaneRemovesEveryAnnouncedHashSetKey() throws {
+    let lane = try KernelLane(kind: .hashset, capacity: 1 << 16)
+    let keys: UInt64 = 30_000
+    for key in 1...keys { try lane.structure.push(key) }
+    lane.announceKeys(first: 1, count: keys + 10)  // ten absent keys are not counted
+    let totals = try lane.drain()
+    #expect(totals.consumed == keys)
+    #expect(totals.checksum == keys * (keys + 1) / 2)
+    #expect(try lane.structure.verify() == 0)
+  }
+}

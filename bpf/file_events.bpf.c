@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * file_events.bpf.c - the file-creation producer (policy). Mechanism lives in the
+ * structure headers: each event is a pool node, filled here and its offset pushed into
+ * the structure control.event_kind names (MPMC, Michael-Scott or Treiber: several CPUs
+ * produce at once), published with RELEASE by the structure's push.
+ *
+ * Hooks, tried by the loader in this order, one set loaded at a time:
+ *   lsm.s/inode_create, fentry/security_inode_create (need BPF trampolines), then the
+ *   syscall tracepoints: the enter program takes a node and copies the name as given
+ *   to the syscall, the exit program publishes it if the call succeeded, else frees it.
+ */
+#include "ermfs_bpf.h"
+#include <bpf/bpf_core_read.h>
+
+#include "ermfs_kernel_types.h"
+#include "arena_mpmc.h"
+#include "arena_msqueue.h"
+#include "arena_treiber.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ERMFS_O_CREAT 0100 /* octal, as in <fcntl.h> on x86-64 and arm64 */
+
+/* What the event's `syscall` field names. */
+#define ARENA_SYSCALL_OPENAT 1
+#define ARENA_SYSCALL_CREAT 2
+#define ARENA_SYSCALL_MKDIRAT 3
+#define ARENA_SYSCALL_MKNODAT 4
+#define ARENA_SYSCALL_OPEN 5
+#define ARENA_SYSCALL_MKDIR 6
+#define ARENA_SYSCALL_INODE_CREATE 7
+
+/* Syscall in flight on a thread: enter took a node, exit publishes or frees it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u32);
+} pending SEC(".maps");
+
+static __always_inline int should_record(struct arena_control __arena *control, __u64 pid_tgid)
+{
+	if (control->magic != ARENA_CONTROL_MAGIC || !arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE))
+		return 0;
+	return control->filter_tgid == 0 || control->filter_tgid == (__u32)(pid_tgid >> 32);
+}
+
+static __always_inline void count_drop(struct arena_control __arena *control, int status)
+{
+	if (status == -ARENA_ELOOP)
+		arena_atomic_inc(&control->events_loop_budget, ARENA_RELAXED);
+	else
+		arena_atomic_inc(&control->events_dropped, ARENA_RELAXED);
+}
+
+/* Takes a pool node and fills everything but the sequence and timestamp. */
+static __always_inline arena_off_t take_event(struct arena_control __arena *control, const void *name,
+					      int user_name, __u32 mode, __u32 syscall, __s32 dirfd, __u64 pid_tgid)
+{
+	char buffer[ARENA_NAME_MAX];
+	char comm[ARENA_COMM_MAX];
+	struct arena_file_event __arena *event;
+	int status, i;
+	arena_off_t off = arena_pool_alloc(0, control->event_pool, &status);
+
+	if (off == 0) {
+		count_drop(control, status);
+		return 0;
+	}
+	event = ARENA_PTR(0, struct arena_file_event, off);
+	/* Helpers cannot write into the arena: stage on the stack, then copy. */
+	__builtin_memset(buffer, 0, sizeof(buffer));
+	__builtin_memset(comm, 0, sizeof(comm));
+	if (user_name)
+		bpf_probe_read_user_str(buffer, sizeof(buffer), name);
+	else
+		bpf_probe_read_kernel_str(buffer, sizeof(buffer), name);
+	bpf_get_current_comm(comm, sizeof(comm));
+#pragma unroll
+	for (i = 0; i < ARENA_NAME_MAX / 8; i++)
+		((__u64 __arena *)event->name)[i] = ((__u64 *)buffer)[i];
+#pragma unroll
+	for (i = 0; i < ARENA_COMM_MAX / 8; i++)
+		((__u64 __arena *)event->comm)[i] = ((__u64 *)comm)[i];
+	event->pid = (__u32)pid_tgid;
+	event->tgid = (__u32)(pid_tgid >> 32);
+	event->mode = mode;
+	event->syscall = syscall;
+	event->dirfd = dirfd;
+	event->hook = control->active_hook;
+	return off;
+}
+
+/* Stamps and pushes a filled node; on a full structure frees it and counts the drop. */
+static __always_inline void publish(struct arena_control __arena *control, arena_off_t off)
+{
+	struct arena_file_event __arena *event = ARENA_PTR(0, struct arena_file_event, off);
+	int status;
+
+	event->sequence = arena_atomic_inc(&control->event_sequence, ARENA_RELAXED);
+	event->timestamp_ns = bpf_ktime_get_ns();
+	switch (control->event_kind) {
+	case ARENA_KIND_MSQUEUE:
+		status = arena_msqueue_push(0, control->event_at, off);
+		break;
+	case ARENA_KIND_TREIBER:
+		status = arena_treiber_push(0, control->event_at, off);
+		break;
+	default:
+		status = arena_mpmc_push(0, control->event_at, off);
+		break;
+	}
+	if (status == ARENA_OK) {
+		arena_atomic_inc(&control->events_published, ARENA_RELAXED);
+		return;
+	}
+	count_drop(control, status);
+	arena_pool_free(0, control->event_pool, off);
+}
+
+/* ---- BPF LSM and fentry: one call per inode creation, the name from the dentry ---- */
+
+static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	arena_off_t off;
+
+	ERMFS_USE_ARENA();
+	if (!should_record(control, pid_tgid))
+		return 0;
+	off = take_event(control, BPF_CORE_READ(dentry, d_name.name), 0, mode, ARENA_SYSCALL_INODE_CREATE, -100,
+			 pid_tgid);
+	if (off)
+		publish(control, off);
+	return 0;
+}
+
+SEC("lsm.s/inode_create")
+int lsm_inode_create(unsigned long long *ctx)
+{
+	on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2]);
+	return 0; /* never deny */
+}
+
+SEC("fentry/security_inode_create")
+int fentry_inode_create(unsigned long long *ctx)
+{
+	return on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2]);
+}
+
+/* ---- syscall tracepoints: the name as given to the syscall ---- */
+
+static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall, __s32 dirfd)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	arena_off_t off, *stale;
+
+	ERMFS_USE_ARENA();
+	if (!should_record(control, pid_tgid))
+		return 0;
+	/* A thread has one syscall in flight; a leftover node (exit never seen) goes back. */
+	stale = bpf_map_lookup_elem(&pending, &pid_tgid);
+	if (stale) {
+		arena_pool_free(0, control->event_pool, *stale);
+		bpf_map_delete_elem(&pending, &pid_tgid);
+	}
+	off = take_event(control, name, 1, mode, syscall, dirfd, pid_tgid);
+	if (off && bpf_map_update_elem(&pending, &pid_tgid, &off, BPF_ANY) != 0) {
+		arena_pool_free(0, control->event_pool, off);
+		count_drop(control, -ARENA_EFULL);
+	}
+	return 0;
+}
+
+static __always_inline int on_exit(long ret)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	arena_off_t *pending_off, off;
+
+	ERMFS_USE_ARENA();
+	pending_off = bpf_map_lookup_elem(&pending, &pid_tgid);
+	if (!pending_off)
+		return 0;
+	off = *pending_off;
+	bpf_map_delete_elem(&pending, &pid_tgid);
+	if (ret < 0)
+		arena_pool_free(0, control->event_pool, off);
+	else
+		publish(control, off);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_openat")
+int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[2] & ERMFS_O_CREAT))
+		return 0;
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[3], ARENA_SYSCALL_OPENAT, (__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat")
+int tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_creat")
+int tp_enter_creat(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_CREAT, -100);
+}
+
+SEC("tracepoint/syscalls/sys_exit_creat")
+int tp_exit_creat(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mkdirat")
+int tp_enter_mkdirat(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKDIRAT, (__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mkdirat")
+int tp_exit_mkdirat(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mknodat")
+int tp_enter_mknodat(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKNODAT, (__s32)ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mknodat")
+int tp_exit_mknodat(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+/* Legacy x86-64 entry points (absent on arm64: the loader skips what does not exist). */
+SEC("tracepoint/syscalls/sys_enter_open")
+int tp_enter_open(struct trace_event_raw_sys_enter *ctx)
+{
+	if (!(ctx->args[1] & ERMFS_O_CREAT))
+		return 0;
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[2], ARENA_SYSCALL_OPEN, -100);
+}
+
+SEC("tracepoint/syscalls/sys_exit_open")
+int tp_exit_open(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mkdir")
+int tp_enter_mkdir(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_MKDIR, -100);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mkdir")
+int tp_exit_mkdir(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
