@@ -173,4 +173,28 @@ import Testing
     #expect(allocator.statistics == AllocatorStatistics())
     #expect(allocator.mappingCallCounts.munmap == 1)
   }
+
+  @Test func shrinkToFitOfAnEmptyBufferUnmapsIt() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator, capacity: 10 * page)
+    buffer.shrinkToFit()
+    #expect(buffer.capacity == 0 && buffer.baseAddress == nil)
+    #expect(allocator.statistics == AllocatorStatistics())
+  }
+
+  @Test func reserveCapacityBelowTheCapacityChangesNothing() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator, capacity: 4 * page)
+    let calls = allocator.mappingCallCounts
+    try buffer.reserveCapacity(page)
+    #expect(buffer.capacity == 4 * page)
+    #expect(allocator.mappingCallCounts == calls)
+  }
+
+  @Test func untouchedCapacityIsNotResident() throws {
+    let buffer = try ExtentBuffer(allocator: PageAllocator())
+    try buffer.resize(to: 256 * page)
+    buffer.baseAddress!.storeBytes(of: 1, as: UInt8.self)
+    #expect(try buffer.residentBytes() == page)
+  }
 }
