@@ -11,6 +11,7 @@ PACKAGES=(
   gzip            # interop tests: system gzip -d must read our blobs
   liburing-dev    # ErmIOUring: io_uring over liburing (C shim)
   strace          # ErmIOUring benchmark: syscall counts per case (strace -c)
+  time            # ErmAlloc benchmark: /usr/bin/time -v peak RSS, CPU time, page faults
 )
 
 missing=()
