@@ -6,73 +6,113 @@ import SystemPackage
 /// A seam (swift-nio style): ErmFS only talks to this protocol, so a lock-free table can
 /// replace `LockedDescriptorTable` without touching callers.
 protocol DescriptorTable: Sendable {
-  /// Installs `file` under the lowest free number.
+  /// Takes the lowest free number for a description that is being opened; `file(for:)`
+  /// answers nil for it until `install` (so a failing open never shows a half-made one).
   ///
   /// - Throws: EMFILE when every number below the limit is taken.
-  func insert(_ file: OpenFile) throws(Errno) -> Int32
+  func reserve() throws(Errno) -> Int32
+  /// Puts `file` under a number `reserve` returned.
+  func install(_ file: OpenFile, at descriptor: Int32)
+  /// Gives back a number `reserve` returned, unused.
+  func cancel(_ descriptor: Int32)
   /// The description behind `descriptor`, if open.
   func file(for descriptor: Int32) -> OpenFile?
   /// Removes and returns the description behind `descriptor`, if open.
   func remove(_ descriptor: Int32) -> OpenFile?
-  /// Number of open descriptors.
+  /// Number of open descriptors (reserved ones included).
   var count: Int { get }
 }
 
 /// A descriptor table behind one mutex: an array indexed by descriptor number, and a
 /// hint below which no slot is free (so finding the lowest free number is amortised O(1)).
 final class LockedDescriptorTable: DescriptorTable {
+  private enum Slot {
+    case free
+    case reserved
+    case open(OpenFile)
+  }
+
   private struct Slots {
-    var files: [OpenFile?] = []
+    var slots: [Slot] = []
     var lowestMaybeFree = 0
     var count = 0
+
+    mutating func release(_ number: Int) {
+      slots[number] = .free
+      count -= 1
+      lowestMaybeFree = min(lowestMaybeFree, number)
+      // Keep the array from holding a long tail of free slots after a burst.
+      while let last = slots.last, case .free = last { slots.removeLast() }
+    }
   }
 
   private let limit: Int
-  private let slots = Mutex(Slots())
+  private let table = Mutex(Slots())
 
   init(limit: Int) { self.limit = limit }
 
-  func insert(_ file: OpenFile) throws(Errno) -> Int32 {
-    try slots.withLock { (slots) throws(Errno) -> Int32 in
-      var number = slots.lowestMaybeFree
-      while number < slots.files.count, slots.files[number] != nil { number += 1 }
+  func reserve() throws(Errno) -> Int32 {
+    try table.withLock { (table) throws(Errno) -> Int32 in
+      var number = table.lowestMaybeFree
+      while number < table.slots.count {
+        if case .free = table.slots[number] { break }
+        number += 1
+      }
       guard number < limit else {
-        slots.lowestMaybeFree = number
+        table.lowestMaybeFree = number
         throw .tooManyOpenFiles
       }
-      if number == slots.files.count {
-        slots.files.append(file)
+      if number == table.slots.count {
+        table.slots.append(.reserved)
       } else {
-        slots.files[number] = file
+        table.slots[number] = .reserved
       }
-      slots.lowestMaybeFree = number + 1
-      slots.count += 1
+      table.lowestMaybeFree = number + 1
+      table.count += 1
       return Int32(number)
     }
   }
 
-  func file(for descriptor: Int32) -> OpenFile? {
-    slots.withLock { slots in
+  func install(_ file: OpenFile, at descriptor: Int32) {
+    table.withLock { table in
       let number = Int(descriptor)
-      guard number >= 0, number < slots.files.count else { return nil }
-      return slots.files[number]
+      guard number < table.slots.count, case .reserved = table.slots[number] else {
+        preconditionFailure("install without reserve")
+      }
+      table.slots[number] = .open(file)
     }
   }
 
-  func remove(_ descriptor: Int32) -> OpenFile? {
-    slots.withLock { slots in
+  func cancel(_ descriptor: Int32) {
+    table.withLock { table in
       let number = Int(descriptor)
-      guard number >= 0, number < slots.files.count, let file = slots.files[number] else {
+      guard number < table.slots.count, case .reserved = table.slots[number] else {
+        preconditionFailure("cancel without reserve")
+      }
+      table.release(number)
+    }
+  }
+
+  func file(for descriptor: Int32) -> OpenFile? {
+    table.withLock { table in
+      let number = Int(descriptor)
+      guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
         return nil
       }
-      slots.files[number] = nil
-      slots.count -= 1
-      slots.lowestMaybeFree = min(slots.lowestMaybeFree, number)
-      // Keep the array from holding a long tail of empty slots after a burst.
-      while let last = slots.files.last, last == nil { slots.files.removeLast() }
       return file
     }
   }
 
-  var count: Int { slots.withLock { $0.count } }
+  func remove(_ descriptor: Int32) -> OpenFile? {
+    table.withLock { table in
+      let number = Int(descriptor)
+      guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
+        return nil
+      }
+      table.release(number)
+      return file
+    }
+  }
+
+  var count: Int { table.withLock { $0.count } }
 }

@@ -73,26 +73,36 @@ public final class ErmFS: Sendable {
     default: throw .invalidArgument
     }
     let parsed = try Path(path)
-    let (inode, _) = try registry.open(
-      parsed, create: options.contains(.create),
-      exclusive: options.contains(.exclusiveCreate),
-      permissions: permissions ?? [.ownerReadWrite, .groupRead, .otherRead])
+    // The number first, as the kernel does: EMFILE must not create or truncate anything.
+    let number = try descriptors.reserve()
+    let inode: Inode
+    do throws(Errno) {
+      (inode, _) = try registry.open(
+        parsed, create: options.contains(.create),
+        exclusive: options.contains(.exclusiveCreate),
+        permissions: permissions ?? [.ownerReadWrite, .groupRead, .otherRead])
+    } catch {
+      descriptors.cancel(number)
+      throw error
+    }
     // From here the inode holds an open reference: give it back on any failure.
     do throws(Errno) {
       if inode.isDirectory && canWrite { throw .isDirectory }
       if options.contains(.directory) && !inode.isDirectory { throw .notDirectory }
-      let file = OpenFile(inode: inode, canRead: canRead, canWrite: canWrite,
-                          appends: options.contains(.append))
       if options.contains(.truncate) && !inode.isDirectory {
         try inode.contents.withLock { (state) throws(Errno) in
           try storage.truncate(&state, inode: inode, to: 0)
         }
       }
-      return Descriptor(rawValue: try descriptors.insert(file))
     } catch {
+      descriptors.cancel(number)
       releaseOpenReference(inode)
       throw error
     }
+    let file = OpenFile(inode: inode, canRead: canRead, canWrite: canWrite,
+                        appends: options.contains(.append))
+    descriptors.install(file, at: number)
+    return Descriptor(rawValue: number)
   }
 
   /// Closes a descriptor. When it was the last one open on a modified file, the file is
@@ -224,6 +234,8 @@ public final class ErmFS: Sendable {
   public func write(_ descriptor: Descriptor, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
     let file = try openFile(descriptor)
     guard file.canWrite else { throw .badFileDescriptor }
+    // POSIX: writing nothing to a regular file has "no other results" (offset unmoved).
+    guard buffer.count > 0 else { return 0 }
     return try file.state.withLock { (position) throws(Errno) -> Int in
       guard !position.closed else { throw .badFileDescriptor }
       let inode = file.inode
@@ -252,6 +264,7 @@ public final class ErmFS: Sendable {
     let file = try openFile(descriptor)
     guard file.canWrite else { throw .badFileDescriptor }
     guard offset >= 0 else { throw .invalidArgument }
+    guard buffer.count > 0 else { return 0 }
     guard offset <= Int64(configuration.maxFileSize) else { throw .fileTooLarge }
     return try file.state.withLock { (position) throws(Errno) -> Int in
       guard !position.closed else { throw .badFileDescriptor }

@@ -38,7 +38,7 @@ final class CompressOnCloseTests: XCTestCase {
     let fs = try makeFS()
     let data = text(30_000) + noise(9_000) + text(1_234)
     try fs.put("/a", data)
-    XCTAssertEqual(try fs.get("/a"), data)
+    assertSameBytes(try fs.get("/a"), data)
   }
 
   func testCloseWithoutWritesDoesNotRecompress() throws {
@@ -66,7 +66,7 @@ final class CompressOnCloseTests: XCTestCase {
     try fs.close(fd)
     var expected = text(20_000)
     expected[10_000] = 0x41
-    XCTAssertEqual(try fs.get("/a"), expected)
+    assertSameBytes(try fs.get("/a"), expected)
   }
 
   func testTruncateMaterialisesTheFile() throws {
@@ -76,14 +76,14 @@ final class CompressOnCloseTests: XCTestCase {
     try fs.ftruncate(fd, to: 15_000)
     XCTAssertFalse(try fs.isCompressed("/a"))
     try fs.close(fd)
-    XCTAssertEqual(try fs.get("/a"), Array(text(20_000).prefix(15_000)))
+    assertSameBytes(try fs.get("/a"), Array(text(20_000).prefix(15_000)))
   }
 
   func testIncompressibleFileIsNotStoredLarger() throws {
     let fs = try makeFS()
     try fs.put("/a", noise(20_000))
     XCTAssertLessThanOrEqual(try fs.stat("/a").storedSize, 20_000)
-    XCTAssertEqual(try fs.get("/a"), noise(20_000))
+    assertSameBytes(try fs.get("/a"), noise(20_000))
   }
 
   func testCompressionReturnsMemoryToTheAllocator() throws {
@@ -105,7 +105,7 @@ final class CompressOnCloseTests: XCTestCase {
     try fs.ftruncate(fd, to: 0)
     try fs.close(fd)
     XCTAssertEqual(allocator.statistics.bytesLive, 0)
-    XCTAssertEqual(try fs.get("/a"), [])
+    assertSameBytes(try fs.get("/a"), [])
   }
 
   func testSequentialSmallReadsDecompressEachChunkOnce() throws {
@@ -121,7 +121,7 @@ final class CompressOnCloseTests: XCTestCase {
       if piece.isEmpty { break }
       all += piece
     }
-    XCTAssertEqual(all, data)
+    assertSameBytes(all, data)
     XCTAssertEqual(codec.decompressions.load(ordering: .relaxed), 10)
   }
 
@@ -132,7 +132,7 @@ final class CompressOnCloseTests: XCTestCase {
     codec.decompressions.store(0, ordering: .relaxed)
     let fd = try fs.open("/a", .readOnly)
     let piece = try fs.pread(fd, upToCount: 10, at: Int64(5 * testChunkSize - 5))
-    XCTAssertEqual(piece, Array(text(10 * testChunkSize)[(5 * testChunkSize - 5)..<(5 * testChunkSize + 5)]))
+    assertSameBytes(piece, Array(text(10 * testChunkSize)[(5 * testChunkSize - 5)..<(5 * testChunkSize + 5)]))
     XCTAssertEqual(codec.decompressions.load(ordering: .relaxed), 2)
   }
 
@@ -141,7 +141,7 @@ final class CompressOnCloseTests: XCTestCase {
     let fs = try makeFS(codec: codec)
     let data = text(10 * testChunkSize)
     try fs.put("/a", data)
-    XCTAssertEqual(try fs.get("/a"), data)
+    assertSameBytes(try fs.get("/a"), data)
     XCTAssertLessThan(try fs.stat("/a").storedSize, Int64(data.count), "two chunks compressed")
   }
 }

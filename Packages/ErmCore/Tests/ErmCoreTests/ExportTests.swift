@@ -15,7 +15,7 @@ final class ExportTests: XCTestCase {
       try contents.copy(5000..<15_000, into: buffer)
       return Array(buffer)
     }
-    XCTAssertEqual(piece, Array(data[5000..<15_000]))
+    assertSameBytes(piece, Array(data[5000..<15_000]))
   }
 
   func testWithContentsOfAMaterialisedFileByDescriptor() throws {

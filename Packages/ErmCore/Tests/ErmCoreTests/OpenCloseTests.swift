@@ -37,7 +37,7 @@ final class OpenCloseTests: XCTestCase {
     let fd = try fs.open("/a", .readWrite, options: .truncate)
     XCTAssertEqual(try fs.fstat(fd).size, 0)
     try fs.close(fd)
-    XCTAssertEqual(try fs.get("/a"), [])
+    assertSameBytes(try fs.get("/a"), [])
   }
 
   func testDescriptorsAreLowestFreeNumberFirst() throws {
@@ -87,6 +87,18 @@ final class OpenCloseTests: XCTestCase {
     assertErrno(.tooManyOpenFiles) { () throws(Errno) in try fs.open("/a", .readOnly) }
     try fs.close(fd)
     XCTAssertTrue(try fs.isCompressed("/a"), "the failed open must not keep the file open")
+  }
+
+  func testEMFILENeitherCreatesNorTruncates() throws {
+    let fs = try makeFS(maxDescriptors: 1)
+    try fs.put("/a", [1, 2, 3])
+    _ = try fs.open("/b", .readOnly, options: .create)
+    assertErrno(.tooManyOpenFiles) { () throws(Errno) in
+      try fs.open("/a", .writeOnly, options: [.create, .truncate])
+    }
+    assertErrno(.tooManyOpenFiles) { () throws(Errno) in try fs.open("/c", .writeOnly, options: .create) }
+    XCTAssertEqual(try fs.stat("/a").size, 3)
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat("/c") }
   }
 
   func testOpenDirectoryForWritingIsEISDIR() throws {

@@ -8,13 +8,13 @@ final class PathTests: XCTestCase {
     let fs = try makeFS()
     try fs.mkdir("/d")
     try fs.put("//d/./x/../f", [3])
-    XCTAssertEqual(try fs.get("/d/f"), [3])
+    assertSameBytes(try fs.get("/d/f"), [3])
   }
 
   func testDotDotOfTheRootIsTheRoot() throws {
     let fs = try makeFS()
     try fs.put("/../../a", [1])
-    XCTAssertEqual(try fs.get("/a"), [1])
+    assertSameBytes(try fs.get("/a"), [1])
     XCTAssertEqual(try fs.stat("/..").inode, try fs.stat("/").inode)
   }
 

@@ -81,3 +81,18 @@ extension ErmFS {
     return inode.contents.withLock { $0.generation }
   }
 }
+
+/// Like XCTAssertEqual for byte arrays, but reports sizes and the first difference
+/// instead of printing whole files.
+func assertSameBytes(_ actual: @autoclosure () throws -> [UInt8], _ expected: [UInt8],
+                     file: StaticString = #filePath, line: UInt = #line) {
+  do {
+    let actual = try actual()
+    guard actual != expected else { return }
+    let first = zip(actual, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+    XCTFail("bytes differ: \(actual.count) vs expected \(expected.count), first difference at \(first.map(String.init) ?? "the end")",
+            file: file, line: line)
+  } catch {
+    XCTFail("threw \(error)", file: file, line: line)
+  }
+}

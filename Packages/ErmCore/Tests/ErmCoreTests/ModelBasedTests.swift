@@ -1,0 +1,369 @@
+import Foundation
+import SystemPackage
+import XCTest
+
+@testable import ErmCore
+
+/// fsx-style: random operations on a few files and descriptors, each checked against a
+/// plain in-memory reference model. Seeds are fixed so failures reproduce; set
+/// ERMCORE_FSX_SEED (one seed) and ERMCORE_FSX_OPS (operations per seed) to explore.
+final class ModelBasedTests: XCTestCase {
+  func testRandomOperationsMatchTheReferenceModel() throws {
+    let environment = ProcessInfo.processInfo.environment
+    let fixedSeeds: [UInt64] = [0xE5F5_0001, 0xE5F5_0002, 0xE5F5_0003, 0xE5F5_0004]
+    let seeds: [UInt64] = environment["ERMCORE_FSX_SEED"].flatMap { UInt64($0) }.map { [$0] }
+      ?? fixedSeeds
+    let operations = environment["ERMCORE_FSX_OPS"].flatMap(Int.init) ?? 25_000
+    for seed in seeds {
+      var run = try FsxRun(seed: seed)
+      do {
+        try run.perform(operations)
+      } catch let failure as FsxFailure {
+        XCTFail("""
+          fsx seed \(seed) (rerun: ERMCORE_FSX_SEED=\(seed)) failed at operation \
+          \(failure.operation): \(failure.message)
+          last operations:
+          \(run.log.suffix(12).joined(separator: "\n"))
+          """)
+        return
+      }
+    }
+  }
+}
+
+struct FsxFailure: Error {
+  var operation: Int
+  var message: String
+}
+
+/// SplitMix64: tiny, seedable, good enough for test inputs.
+struct SplitMix64: RandomNumberGenerator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+}
+
+final class ModelFile {
+  var bytes: [UInt8] = []
+}
+
+struct ModelDescriptor {
+  var file: ModelFile
+  var offset = 0
+  var canRead: Bool
+  var canWrite: Bool
+  var appends: Bool
+}
+
+struct FsxRun {
+  static let paths = ["/f0", "/f1", "/f2", "/f3", "/d/f0", "/d/f1", "/d/f2", "/e/g0", "/e/g1"]
+  static let maxDescriptors = 12
+  static let maxFileSize = 96 * 1024
+
+  let fs: ErmFS
+  var random: SplitMix64
+  var names: [String: ModelFile] = [:]
+  var descriptors: [Int32: ModelDescriptor] = [:]
+  var log: [String] = []
+  var step = 0
+
+  init(seed: UInt64) throws {
+    fs = try makeFS(maxDescriptors: Self.maxDescriptors, maxFileSize: Self.maxFileSize)
+    random = SplitMix64(state: seed)
+    try fs.mkdir("/d")
+    try fs.mkdir("/e")
+  }
+
+  mutating func perform(_ count: Int) throws {
+    for i in 0..<count {
+      step = i
+      try performOne()
+      if i % 250 == 249 { try verifyEverything() }
+    }
+    for number in descriptors.keys.sorted() {
+      try expectSuccess("final close \(number)") { () throws(Errno) in
+        try fs.close(.init(rawValue: number))
+      }
+    }
+    descriptors.removeAll()
+    try verifyEverything()
+    try check(fs.statistics.openDescriptors == 0, "descriptors left open")
+  }
+
+  // MARK: Operations
+
+  mutating func performOne() throws {
+    let roll = Int.random(in: 0..<100, using: &random)
+    switch roll {
+    case 0..<12: try open()
+    case 12..<22: try close()
+    case 22..<38: try write(positional: false)
+    case 38..<48: try write(positional: true)
+    case 48..<62: try read(positional: false)
+    case 62..<70: try read(positional: true)
+    case 70..<76: try seek()
+    case 76..<83: try truncate()
+    case 83..<88: try unlink()
+    case 88..<94: try rename()
+    case 94..<97: try stat()
+    default: try badDescriptor()
+    }
+  }
+
+  mutating func open() throws {
+    let path = pick(Self.paths)
+    let mode = pick([FileDescriptor.AccessMode.readOnly, .writeOnly, .readWrite])
+    var options: FileDescriptor.OpenOptions = []
+    if chance(60) { options.insert(.create) }
+    if chance(10) { options.insert(.exclusiveCreate) }
+    if chance(10) { options.insert(.truncate) }
+    if chance(25) { options.insert(.append) }
+    log("open \(path) \(mode.rawValue) \(options.rawValue)")
+    let expected: Errno?
+    if descriptors.count >= Self.maxDescriptors {
+      expected = .tooManyOpenFiles  // checked first, as the kernel does
+    } else if names[path] == nil && !options.contains(.create) {
+      expected = .noSuchFileOrDirectory
+    } else if names[path] != nil && options.contains(.create) && options.contains(.exclusiveCreate) {
+      expected = .fileExists
+    } else {
+      expected = nil
+    }
+    let result = capture { () throws(Errno) in try fs.open(path, mode, options: options) }
+    if let expected { return try expectFailure(expected, result) }
+    let descriptor = try unwrap(result)
+    let lowestFree = (0...).first { descriptors[Int32($0)] == nil }!
+    try check(descriptor.rawValue == Int32(lowestFree),
+              "open returned \(descriptor), lowest free is \(lowestFree)")
+    let file = names[path] ?? ModelFile()
+    names[path] = file
+    if options.contains(.truncate) { file.bytes = [] }
+    descriptors[descriptor.rawValue] = ModelDescriptor(
+      file: file, canRead: mode != .writeOnly, canWrite: mode != .readOnly,
+      appends: options.contains(.append))
+    try checkSize(descriptor)
+  }
+
+  mutating func close() throws {
+    guard let number = descriptors.keys.randomElement(using: &random) else { return }
+    log("close \(number)")
+    try expectSuccess("close") { () throws(Errno) in try fs.close(.init(rawValue: number)) }
+    descriptors[number] = nil
+  }
+
+  mutating func write(positional: Bool) throws {
+    guard let (number, model) = pickDescriptor() else { return }
+    let count = pickLength()
+    let data = chance(70) ? text(count, seed: step) : noise(count, seed: UInt64(step) &+ 1)
+    let at = positional ? pickOffset(model.file.bytes.count) : 0
+    log("\(positional ? "pwrite" : "write") \(number) count \(count) at \(positional ? at : -1)")
+    let descriptor = ErmFS.Descriptor(rawValue: number)
+    let result = capture { () throws(Errno) -> Int in
+      positional ? try fs.pwrite(descriptor, bytes: data, at: Int64(at))
+        : try fs.write(descriptor, bytes: data)
+    }
+    let offset = positional ? at : (model.appends ? model.file.bytes.count : model.offset)
+    if !model.canWrite { return try expectFailure(.badFileDescriptor, result) }
+    if count == 0 { return try check(try unwrap(result) == 0, "empty write") }
+    if offset + count > Self.maxFileSize { return try expectFailure(.fileTooLarge, result) }
+    try check(try unwrap(result) == count, "short write")
+    if model.file.bytes.count < offset + count {
+      model.file.bytes += [UInt8](repeating: 0, count: offset + count - model.file.bytes.count)
+    }
+    model.file.bytes.replaceSubrange(offset..<(offset + count), with: data)
+    if !positional { descriptors[number]!.offset = offset + count }
+    try checkSize(descriptor)
+  }
+
+  mutating func read(positional: Bool) throws {
+    guard let (number, model) = pickDescriptor() else { return }
+    let count = pickLength()
+    let at = positional ? pickOffset(model.file.bytes.count) : model.offset
+    log("\(positional ? "pread" : "read") \(number) count \(count) at \(at)")
+    let descriptor = ErmFS.Descriptor(rawValue: number)
+    let result = capture { () throws(Errno) -> [UInt8] in
+      positional ? try fs.pread(descriptor, upToCount: count, at: Int64(at))
+        : try fs.read(descriptor, upToCount: count)
+    }
+    if !model.canRead { return try expectFailure(.badFileDescriptor, result) }
+    let size = model.file.bytes.count
+    let expected = at >= size ? [] : Array(model.file.bytes[at..<min(size, at + count)])
+    let got = try unwrap(result)
+    try check(got == expected, "read \(got.count) bytes differ from the model's \(expected.count)")
+    if !positional { descriptors[number]!.offset = at + got.count }
+  }
+
+  mutating func seek() throws {
+    guard let (number, model) = pickDescriptor() else { return }
+    let origin = pick([FileDescriptor.SeekOrigin.start, .current, .end])
+    let distance = Int.random(in: -20_000...40_000, using: &random)
+    log("lseek \(number) \(distance) from \(origin.rawValue)")
+    let base = origin == .start ? 0 : origin == .current ? model.offset : model.file.bytes.count
+    let result = capture { () throws(Errno) in
+      try fs.lseek(.init(rawValue: number), offset: Int64(distance), from: origin)
+    }
+    if base + distance < 0 { return try expectFailure(.invalidArgument, result) }
+    try check(try unwrap(result) == Int64(base + distance), "lseek result")
+    descriptors[number]!.offset = base + distance
+  }
+
+  mutating func truncate() throws {
+    guard let (number, model) = pickDescriptor() else { return }
+    let size = chance(20) ? 0 : pickOffset(model.file.bytes.count)
+    log("ftruncate \(number) \(size)")
+    let descriptor = ErmFS.Descriptor(rawValue: number)
+    let result = capture { () throws(Errno) in try fs.ftruncate(descriptor, to: Int64(size)) }
+    if !model.canWrite { return try expectFailure(.invalidArgument, result) }
+    if size > Self.maxFileSize { return try expectFailure(.fileTooLarge, result) }
+    try unwrap(result)
+    if size < model.file.bytes.count {
+      model.file.bytes.removeSubrange(size...)
+    } else {
+      model.file.bytes += [UInt8](repeating: 0, count: size - model.file.bytes.count)
+    }
+    try checkSize(descriptor)
+  }
+
+  mutating func unlink() throws {
+    let path = pick(Self.paths)
+    log("unlink \(path)")
+    let result = capture { () throws(Errno) in try fs.unlink(path) }
+    if names[path] == nil { return try expectFailure(.noSuchFileOrDirectory, result) }
+    try unwrap(result)
+    names[path] = nil
+  }
+
+  mutating func rename() throws {
+    let source = pick(Self.paths)
+    let destination = pick(Self.paths)
+    log("rename \(source) \(destination)")
+    let result = capture { () throws(Errno) in try fs.rename(source, to: destination) }
+    guard let file = names[source] else { return try expectFailure(.noSuchFileOrDirectory, result) }
+    try unwrap(result)
+    names[source] = nil
+    names[destination] = file
+  }
+
+  mutating func stat() throws {
+    let path = pick(Self.paths)
+    log("stat \(path)")
+    let result = capture { () throws(Errno) in try fs.stat(path) }
+    guard let file = names[path] else { return try expectFailure(.noSuchFileOrDirectory, result) }
+    let status = try unwrap(result)
+    try check(status.size == Int64(file.bytes.count), "stat size \(status.size) != \(file.bytes.count)")
+    try check(status.linkCount == 1, "stat link count")
+  }
+
+  mutating func badDescriptor() throws {
+    let number = Int32.random(in: 0..<Int32(Self.maxDescriptors + 2), using: &random)
+    guard descriptors[number] == nil else { return }
+    log("read of closed \(number)")
+    try expectFailure(.badFileDescriptor,
+                      capture { () throws(Errno) in try fs.read(.init(rawValue: number), upToCount: 1) })
+  }
+
+  // MARK: Checks
+
+  func checkSize(_ descriptor: ErmFS.Descriptor) throws {
+    let model = descriptors[descriptor.rawValue]!
+    let size = try unwrap(capture { () throws(Errno) in try fs.fstat(descriptor).size })
+    try check(size == Int64(model.file.bytes.count), "fstat size \(size) != \(model.file.bytes.count)")
+  }
+
+  /// Every name's full contents (through the export seam), the directory listings and
+  /// the statistics.
+  func verifyEverything() throws {
+    for (path, file) in names {
+      let contents = try unwrap(capture { () throws(Errno) -> [UInt8] in
+        try fs.withContents(ofPath: path) { (contents) throws(Errno) -> [UInt8] in
+          try contents.bytes(0..<contents.logicalSize)
+        }
+      })
+      try check(contents == file.bytes, "contents of \(path) differ from the model")
+    }
+    for directory in ["/", "/d", "/e"] {
+      let listed = try unwrap(capture { () throws(Errno) in try fs.readdir(directory) })
+        .filter { $0.type == .regular }.map { directory == "/" ? "/" + $0.name : directory + "/" + $0.name }
+      let expected = names.keys.filter {
+        directory == "/" ? $0.split(separator: "/").count == 1 : $0.hasPrefix(directory + "/")
+      }.sorted()
+      try check(listed == expected, "readdir \(directory): \(listed) != \(expected)")
+    }
+    var live: [ObjectIdentifier: Int] = [:]
+    for file in names.values { live[ObjectIdentifier(file)] = file.bytes.count }
+    for descriptor in descriptors.values { live[ObjectIdentifier(descriptor.file)] = descriptor.file.bytes.count }
+    let statistics = fs.statistics
+    try check(statistics.files == names.count, "statistics files \(statistics.files) != \(names.count)")
+    try check(statistics.logicalBytes == live.values.reduce(0, +),
+              "statistics logical bytes \(statistics.logicalBytes) != \(live.values.reduce(0, +))")
+    try check(statistics.openDescriptors == descriptors.count, "statistics descriptors")
+  }
+
+  // MARK: Helpers
+
+  func capture<R>(_ body: () throws(Errno) -> R) -> Result<R, Errno> {
+    do throws(Errno) { return .success(try body()) } catch { return .failure(error) }
+  }
+
+  @discardableResult
+  func unwrap<R>(_ result: Result<R, Errno>) throws -> R {
+    switch result {
+    case .success(let value): return value
+    case .failure(let error): throw FsxFailure(operation: step, message: "unexpected \(error)")
+    }
+  }
+
+  func expectFailure<R>(_ expected: Errno, _ result: Result<R, Errno>) throws {
+    switch result {
+    case .success(let value):
+      throw FsxFailure(operation: step, message: "expected \(expected), got \(value)")
+    case .failure(let error):
+      try check(error == expected, "expected \(expected), got \(error)")
+    }
+  }
+
+  func expectSuccess(_ what: String, _ body: () throws(Errno) -> Void) throws {
+    try unwrap(capture(body))
+  }
+
+  func check(_ condition: Bool, _ message: @autoclosure () -> String) throws {
+    if !condition { throw FsxFailure(operation: step, message: message()) }
+  }
+
+  mutating func log(_ line: String) {
+    log.append("#\(step) \(line)")
+    if log.count > 64 { log.removeFirst(32) }
+  }
+
+  mutating func chance(_ percent: Int) -> Bool { Int.random(in: 0..<100, using: &random) < percent }
+  mutating func pick<T>(_ items: [T]) -> T { items.randomElement(using: &random)! }
+
+  mutating func pickDescriptor() -> (Int32, ModelDescriptor)? {
+    guard let number = descriptors.keys.sorted().randomElement(using: &random) else { return nil }
+    return (number, descriptors[number]!)
+  }
+
+  /// Mostly small, sometimes a few chunks, rarely empty.
+  mutating func pickLength() -> Int {
+    switch Int.random(in: 0..<20, using: &random) {
+    case 0: return 0
+    case 1..<12: return Int.random(in: 1...1500, using: &random)
+    case 12..<18: return Int.random(in: 1...(3 * testChunkSize), using: &random)
+    default: return Int.random(in: 1...(6 * testChunkSize), using: &random)
+    }
+  }
+
+  /// Near the end of the file, sometimes past it, rarely beyond the size limit.
+  mutating func pickOffset(_ size: Int) -> Int {
+    switch Int.random(in: 0..<20, using: &random) {
+    case 0: return Int.random(in: (Self.maxFileSize - 2000)...(Self.maxFileSize + 2000), using: &random)
+    case 1..<4: return size + Int.random(in: 0...8000, using: &random)
+    default: return Int.random(in: 0...max(size, 1), using: &random)
+    }
+  }
+}
