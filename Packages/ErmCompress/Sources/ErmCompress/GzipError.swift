@@ -30,6 +30,8 @@ public struct GzipError: Error, Sendable, Equatable, CustomStringConvertible {
     self.message = message
   }
 
+  public init(kind: Kind, message: String) { self.init(kind, message) }
+
   /// The errno for file-system callers: data errors are `EBADMSG`, bad arguments
   /// `EINVAL`, allocation failures `ENOMEM`.
   public var errno: Errno {
