@@ -38,6 +38,7 @@ public final class FileCreationFeed: @unchecked Sendable {
   private let base: UnsafeMutableRawPointer
   private let structureOffset: UInt32
   private let poolOffset: UInt32
+  private let poolNodes: UInt32
   private let received = Atomic<UInt64>(0)
   private let polls = Atomic<UInt64>(0)
 
@@ -117,6 +118,7 @@ public final class FileCreationFeed: @unchecked Sendable {
     self.base = base
     self.structureOffset = structureOffset
     self.poolOffset = poolOffset
+    self.poolNodes = nodes
   }
 
   deinit { close() }
@@ -143,6 +145,29 @@ public final class FileCreationFeed: @unchecked Sendable {
       }
       received.add(1, ordering: .relaxed)
       return FileCreationEvent(raw)
+    }
+  }
+
+  /// Stops publishing and walks the structure and the pool: every node is either held
+  /// by the structure or free, none lost. Returns the events still queued. The feed
+  /// stays loaded (closing is separate). The corresponding C functions are
+  /// `arena_<kind>_verify` and `arena_pool_verify`.
+  public func verify() throws(ArenaError) -> UInt64 {
+    try programs.withLock { set throws(ArenaError) -> UInt64 in
+      guard set != nil else { throw .invalidArgument }
+      ermfs_arena_control_enable_events(base, 0)
+      var held: UInt64 = 0
+      var free: UInt64 = 0
+      var status = ermfs_arena_verify(structure.rawValue, base, structureOffset, &held)
+      guard status == 0 else { throw ArenaError(status: status) }
+      status = ermfs_arena_pool_verify(base, poolOffset, &free)
+      guard status == 0 else { throw ArenaError(status: status) }
+      // Each queued event is one node; Michael-Scott/Treiber hold one more per value
+      // (+1 dummy), and a tracepoint enter may still own a node until its exit.
+      let perValue: UInt64 = structure == .mpmc ? 1 : 2
+      let dummy: UInt64 = structure == .msqueue ? 1 : 0
+      guard held * perValue + dummy + free <= UInt64(poolNodes) else { throw .corrupt }
+      return held
     }
   }
 

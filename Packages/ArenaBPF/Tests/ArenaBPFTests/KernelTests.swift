@@ -74,6 +74,7 @@ struct KernelTests {
     #expect(events.list.allSatisfy { $0.mode == 0o644 && $0.origin == .openat && $0.hook == feed.activeHook })
     #expect(feed.counters.droppedOnFull == 0)
     #expect(feed.counters.loopBudgetExhausted == 0)
+    #expect(try feed.verify() == 0)
   }
 
   @Test func feedIgnoresOtherProcessesWhenFiltered() throws {
