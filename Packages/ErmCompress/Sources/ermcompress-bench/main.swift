@@ -236,7 +236,7 @@ for chunkSize in [64 * 1024, 128 * 1024, 256 * 1024] {
 }
 
 func format(_ value: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", value) }
-print("corpus: \(options.corpus) (\(corpus.count) bytes), chunk size \(options.chunkSize), zlib \(ZlibCodec.zlibVersion), median of \(options.runs) interleaved runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+print("corpus: \(corpusURL.lastPathComponent) (\(corpus.count) bytes), chunk size \(options.chunkSize), zlib \(ZlibCodec.zlibVersion), median of \(options.runs) interleaved runs, \(ProcessInfo.processInfo.activeProcessorCount) cores")
 print("")
 print("| operation | MB/s (CPU) | MB/s (wall) | output / input | CPU time vs baseline | notes |")
 print("|---|---:|---:|---:|---:|---|")
