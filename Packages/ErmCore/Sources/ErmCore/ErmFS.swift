@@ -481,13 +481,17 @@ public final class ErmFS: Sendable {
       allocator: configuration.allocator.statistics)
   }
 
-  /// Calls `body` with a consistent snapshot of the file at `path`: no writer can change
-  /// it while `body` runs (the file's contents lock is held), so `body` must not call
-  /// back into this ErmFS for the same file.
+  /// Calls `body` with a consistent snapshot of the file at `path`, taken when the call
+  /// starts: concurrent writes never show through it.
+  ///
+  /// A compressed file's stored bytes are immutable (a writer materialises a new buffer),
+  /// so its snapshot holds no lock and writers proceed while `body` runs. A materialised
+  /// file changes in place, so its contents lock is held while `body` runs: `body` must
+  /// not write that file through this ErmFS (it would wait for itself).
   ///
   /// - Parameters:
   ///   - path: absolute path of a regular file.
-  ///   - body: reads the contents through `FileContents.copy`.
+  ///   - body: reads the contents through `FileContents.copy` or `FileContents.bytes`.
   /// - Throws: ENOENT, ENOTDIR, EISDIR (a directory), EINVAL, ENAMETOOLONG, or what
   ///   `body` throws.
   public func withContents<R>(ofPath path: String,
@@ -513,6 +517,16 @@ public final class ErmFS: Sendable {
   private func withContents<R>(of inode: Inode,
                                _ body: (FileContents) throws(Errno) -> R) throws(Errno) -> R {
     guard !inode.isDirectory else { throw .isDirectory }
+    let immutable: FileContentsState? = inode.contents.withLock { state in
+      switch state.data {
+      case .compressed, .empty: return state
+      case .materialised: return nil
+      }
+    }
+    if let immutable {
+      return try body(FileContents(state: immutable, storage: storage))
+    }
+    // The file may have been compressed meanwhile; under the lock any form is consistent.
     return try inode.contents.withLock { (state) throws(Errno) -> R in
       try body(FileContents(state: state, storage: storage))
     }

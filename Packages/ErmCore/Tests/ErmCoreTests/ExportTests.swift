@@ -64,4 +64,18 @@ final class ExportTests: XCTestCase {
       try fs.withContents(ofPath: "/x") { (_) throws(Errno) in }
     }
   }
+
+  func testSnapshotOfACompressedFileIgnoresWritesDuringTheBody() throws {
+    let fs = try makeFS()
+    try fs.put("/a", text(20_000))
+    let seen = try fs.withContents(ofPath: "/a") { (contents) throws(Errno) -> [UInt8] in
+      // A writer is not blocked by the snapshot, and does not change it.
+      let fd = try fs.open("/a", .writeOnly, options: .truncate)
+      try fs.write(fd, bytes: [1, 2, 3])
+      try fs.close(fd)
+      return try contents.bytes(0..<contents.logicalSize)
+    }
+    assertSameBytes(seen, text(20_000))
+    assertSameBytes(try fs.get("/a"), [1, 2, 3])
+  }
 }
