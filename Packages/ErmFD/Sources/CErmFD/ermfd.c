@@ -1,0 +1,242 @@
+#define _GNU_SOURCE
+#include "ermfd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+_Static_assert(ERMFD_MFD_CLOEXEC == MFD_CLOEXEC, "MFD_CLOEXEC");
+_Static_assert(ERMFD_MFD_ALLOW_SEALING == MFD_ALLOW_SEALING, "MFD_ALLOW_SEALING");
+#ifdef MFD_NOEXEC_SEAL
+_Static_assert(ERMFD_MFD_NOEXEC_SEAL == MFD_NOEXEC_SEAL, "MFD_NOEXEC_SEAL");
+_Static_assert(ERMFD_MFD_EXEC == MFD_EXEC, "MFD_EXEC");
+#endif
+_Static_assert(ERMFD_SEAL_SEAL == F_SEAL_SEAL, "F_SEAL_SEAL");
+_Static_assert(ERMFD_SEAL_SHRINK == F_SEAL_SHRINK, "F_SEAL_SHRINK");
+_Static_assert(ERMFD_SEAL_GROW == F_SEAL_GROW, "F_SEAL_GROW");
+_Static_assert(ERMFD_SEAL_WRITE == F_SEAL_WRITE, "F_SEAL_WRITE");
+#ifdef F_SEAL_FUTURE_WRITE
+_Static_assert(ERMFD_SEAL_FUTURE_WRITE == F_SEAL_FUTURE_WRITE, "F_SEAL_FUTURE_WRITE");
+#endif
+
+int ermfd_memfd_create(const char *name, unsigned flags) { return memfd_create(name, flags); }
+
+int ermfd_add_seals(int fd, unsigned seals) { return fcntl(fd, F_ADD_SEALS, seals); }
+
+int ermfd_get_seals(int fd) { return fcntl(fd, F_GET_SEALS); }
+
+void *ermfd_map_shared(int fd, size_t length, int populate) {
+  void *p = mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | (populate ? MAP_POPULATE : 0),
+                 fd, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+int ermfd_fexecve(int fd, char *const argv[], char *const envp[]) { return fexecve(fd, argv, envp); }
+
+static void write_errno_and_exit(int pipe_fd, int error) {
+  // Only async-signal-safe calls between fork and exec.
+  while (write(pipe_fd, &error, sizeof error) < 0 && errno == EINTR) {
+  }
+  _exit(127);
+}
+
+int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
+                 int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  pid_t pid = fork();
+  if (pid < 0) {
+    int error = errno;
+    close(report[0]);
+    close(report[1]);
+    return error;
+  }
+  if (pid == 0) {
+    close(report[0]);
+    int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
+    for (int target = 0; target < 3; target++) {
+      if (sources[target] < 0) continue;
+      if (sources[target] == target) {
+        // dup2 onto itself keeps FD_CLOEXEC; clear it so the program inherits it.
+        int flags = fcntl(target, F_GETFD);
+        if (flags < 0 || fcntl(target, F_SETFD, flags & ~FD_CLOEXEC) != 0)
+          write_errno_and_exit(report[1], errno);
+      } else if (dup2(sources[target], target) < 0) {
+        write_errno_and_exit(report[1], errno);
+      }
+    }
+    fexecve(fd, argv, envp);
+    write_errno_and_exit(report[1], errno);
+  }
+  close(report[1]);
+  int child_error = 0;
+  ssize_t n;
+  do {
+    n = read(report[0], &child_error, sizeof child_error);
+  } while (n < 0 && errno == EINTR);
+  close(report[0]);
+  if (n == (ssize_t)sizeof child_error) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return child_error;
+  }
+  *pid_out = pid;
+  return 0;
+}
+
+int ermfd_wait(pid_t pid, int *status_out) {
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  *status_out = status;
+  return 0;
+}
+
+int ermfd_status_exited(int status) { return WIFEXITED(status); }
+int ermfd_status_exit_code(int status) { return WEXITSTATUS(status); }
+int ermfd_status_signaled(int status) { return WIFSIGNALED(status); }
+int ermfd_status_signal(int status) { return WTERMSIG(status); }
+
+static int fill_address(struct sockaddr_un *address, const char *path) {
+  memset(address, 0, sizeof *address);
+  address->sun_family = AF_UNIX;
+  size_t length = strlen(path);
+  if (length == 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  if (length >= sizeof address->sun_path) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(address->sun_path, path, length);
+  return 0;
+}
+
+int ermfd_unix_listen(const char *path, unsigned mode, int backlog) {
+  struct sockaddr_un address;
+  if (fill_address(&address, path) != 0) return -1;
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  // The socket inode's mode (less the umask) becomes the file's mode at bind.
+  if (fchmod(sock, mode) != 0) goto fail;
+  if (bind(sock, (struct sockaddr *)&address, sizeof address) != 0) goto fail;
+  if (chmod(path, mode) != 0 || listen(sock, backlog) != 0) {
+    int error = errno;
+    unlink(path);
+    close(sock);
+    errno = error;
+    return -1;
+  }
+  return sock;
+fail : {
+  int error = errno;
+  close(sock);
+  errno = error;
+  return -1;
+}
+}
+
+int ermfd_unix_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
+
+int ermfd_unix_connect(const char *path) {
+  struct sockaddr_un address;
+  if (fill_address(&address, path) != 0) return -1;
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  int rc;
+  do {
+    rc = connect(sock, (struct sockaddr *)&address, sizeof address);
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    int error = errno;
+    close(sock);
+    errno = error;
+    return -1;
+  }
+  return sock;
+}
+
+int ermfd_socket_set_timeouts(int sock, int milliseconds) {
+  struct timeval tv = {.tv_sec = milliseconds / 1000, .tv_usec = (milliseconds % 1000) * 1000};
+  if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) return -1;
+  return setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+int ermfd_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid) {
+  struct ucred cred;
+  socklen_t length = sizeof cred;
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+  *pid = cred.pid;
+  *uid = cred.uid;
+  *gid = cred.gid;
+  return 0;
+}
+
+ssize_t ermfd_send_message(int sock, const void *bytes, size_t length, int fd) {
+  struct iovec iov = {.iov_base = (void *)bytes, .iov_len = length};
+  union {
+    char buffer[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1};
+  if (fd >= 0) {
+    memset(&control, 0, sizeof control);
+    message.msg_control = control.buffer;
+    message.msg_controllen = sizeof control.buffer;
+    struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  }
+  ssize_t n;
+  do {
+    n = sendmsg(sock, &message, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+ssize_t ermfd_receive_message(int sock, void *buffer, size_t capacity, int *fd_out,
+                            int *truncated_out) {
+  *fd_out = -1;
+  *truncated_out = 0;
+  struct iovec iov = {.iov_base = buffer, .iov_len = capacity};
+  // Room for several descriptors, so a peer sending more than one cannot make us lose
+  // track of (and leak) the extras.
+  union {
+    char buffer[CMSG_SPACE(16 * sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr message = {.msg_iov = &iov, .msg_iovlen = 1,
+                           .msg_control = control.buffer,
+                           .msg_controllen = sizeof control.buffer};
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &message, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -1;
+  for (struct cmsghdr *h = CMSG_FIRSTHDR(&message); h != NULL; h = CMSG_NXTHDR(&message, h)) {
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int received;
+      memcpy(&received, CMSG_DATA(h) + i * sizeof(int), sizeof received);
+      if (*fd_out < 0)
+        *fd_out = received;
+      else
+        close(received);
+    }
+  }
+  if (message.msg_flags & MSG_TRUNC) *truncated_out = 1;
+  return n;
+}

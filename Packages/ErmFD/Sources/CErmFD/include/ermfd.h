@@ -1,0 +1,98 @@
+// ErmFD's C shim: memfd, seals, fexecve, UNIX-socket descriptor passing and peer
+// credentials. Swift's Glibc module lacks these (they need _GNU_SOURCE), so this header
+// exposes them as plain C functions and constants; ermfd_fd.c includes the system headers.
+// Every function returns -1 (or a negative value) with errno set on failure unless it
+// says otherwise.
+#ifndef ERMFD_H
+#define ERMFD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Values equal the kernel's MFD_* and F_SEAL_* (checked at compile time in ermfd_fd.c;
+// MFD_EXEC and MFD_NOEXEC_SEAL are newer than some C libraries' headers).
+#define ERMFD_MFD_CLOEXEC 0x0001U
+#define ERMFD_MFD_ALLOW_SEALING 0x0002U
+#define ERMFD_MFD_NOEXEC_SEAL 0x0008U
+#define ERMFD_MFD_EXEC 0x0010U
+
+#define ERMFD_SEAL_SEAL 0x0001U
+#define ERMFD_SEAL_SHRINK 0x0002U
+#define ERMFD_SEAL_GROW 0x0004U
+#define ERMFD_SEAL_WRITE 0x0008U
+#define ERMFD_SEAL_FUTURE_WRITE 0x0010U
+#define ERMFD_SEAL_EXEC 0x0020U
+
+/// `memfd_create(name, flags)`.
+int ermfd_memfd_create(const char *name, unsigned flags);
+
+/// `fcntl(fd, F_ADD_SEALS, seals)`: 0 or -1.
+int ermfd_add_seals(int fd, unsigned seals);
+
+/// `fcntl(fd, F_GET_SEALS)`: the seals or -1.
+int ermfd_get_seals(int fd);
+
+/// `mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_SHARED|(populate ? MAP_POPULATE : 0), fd, 0)`.
+/// Returns the mapping or NULL (never MAP_FAILED) with errno set.
+void *ermfd_map_shared(int fd, size_t length, int populate);
+
+/// `fexecve(fd, argv, envp)`: only returns on failure (-1).
+int ermfd_fexecve(int fd, char *const argv[], char *const envp[]);
+
+/// Forks; the child moves `stdin_fd`/`stdout_fd`/`stderr_fd` (each -1 to inherit) onto
+/// 0/1/2 and calls `fexecve(fd, argv, envp)`. The child does only async-signal-safe work,
+/// so this is safe in a multithreaded process. A failed fexecve in the child is reported
+/// back through a close-on-exec pipe: the call then returns that errno (the child has
+/// been reaped). Returns 0 and stores the child's pid, or an errno value.
+int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
+                 int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// `waitpid(pid, &status, 0)` retried on EINTR. Returns 0 and the raw wait status, or -1.
+int ermfd_wait(pid_t pid, int *status_out);
+/// `WIFEXITED`/`WEXITSTATUS`/`WIFSIGNALED`/`WTERMSIG` on a raw wait status.
+int ermfd_status_exited(int status);
+int ermfd_status_exit_code(int status);
+int ermfd_status_signaled(int status);
+int ermfd_status_signal(int status);
+
+/// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)` bound to `path` with the socket file's
+/// mode set to `mode` (fchmod before bind, so the file never exists with a wider mode,
+/// then chmod after bind), listening with `backlog`. ENAMETOOLONG when `path` does not fit
+/// in sockaddr_un.
+int ermfd_unix_listen(const char *path, unsigned mode, int backlog);
+
+/// `accept4(listener, NULL, NULL, SOCK_CLOEXEC)`.
+int ermfd_unix_accept(int listener);
+
+/// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)` connected to `path`.
+int ermfd_unix_connect(const char *path);
+
+/// `setsockopt(SO_RCVTIMEO and SO_SNDTIMEO)` to `milliseconds` (0 disables). 0 or -1.
+int ermfd_socket_set_timeouts(int sock, int milliseconds);
+
+/// `getsockopt(sock, SOL_SOCKET, SO_PEERCRED)`: 0 or -1.
+int ermfd_peer_credentials(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
+
+/// `sendmsg` of one message holding `length` bytes of `bytes`, with `fd` attached as
+/// SCM_RIGHTS when `fd >= 0`. MSG_NOSIGNAL: a closed peer gives EPIPE, not SIGPIPE.
+/// Returns bytes sent or -1.
+ssize_t ermfd_send_message(int sock, const void *bytes, size_t length, int fd);
+
+/// `recvmsg` of one message into `buffer` (`capacity` bytes) with MSG_CMSG_CLOEXEC.
+/// `*fd_out` receives an attached descriptor or -1 (any extra descriptors are closed, so
+/// nothing leaks); `*truncated_out` is 1 when the message was longer than `capacity`
+/// (MSG_TRUNC: the rest is discarded). Returns the message's bytes stored (0 at orderly
+/// shutdown) or -1.
+ssize_t ermfd_receive_message(int sock, void *buffer, size_t capacity, int *fd_out,
+                            int *truncated_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
