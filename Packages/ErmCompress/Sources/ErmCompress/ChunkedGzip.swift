@@ -40,8 +40,22 @@ public struct ChunkedGzip: Sendable {
   /// Safe because chunk `i` is read completely before it is written, and everything
   /// stored so far is no longer than the logical bytes consumed so far (a stored chunk is
   /// never larger than its raw bytes), so the write position never passes the read one.
-  /// On a throw the buffer's contents are unspecified.
+  ///
+  /// When the codec fails on a chunk (zlib cannot allocate, say), that chunk and every
+  /// later one are left exactly where they were; the bytes between the stored prefix and
+  /// that chunk are unspecified. Use `compressInPlace(_:logicalSize:storingRawOnFailure:)`
+  /// to get a complete index instead of a throw in that case.
   public func compressInPlace(_ buffer: UnsafeMutableRawBufferPointer, logicalSize: Int) throws(GzipError) -> ChunkIndex {
+    try compressInPlace(buffer, logicalSize: logicalSize, storingRawOnFailure: false)
+  }
+
+  /// `compressInPlace`, but when `storingRawOnFailure` is true a chunk the codec fails on
+  /// is stored raw (as are the chunks after it) instead of throwing, so the result is
+  /// always a complete, valid index over all the bytes: compression is best effort and
+  /// no data is lost. Only invalid arguments throw then.
+  public func compressInPlace(
+    _ buffer: UnsafeMutableRawBufferPointer, logicalSize: Int, storingRawOnFailure: Bool
+  ) throws(GzipError) -> ChunkIndex {
     guard logicalSize >= 0, logicalSize <= buffer.count else {
       throw .invalidArgument("logicalSize \(logicalSize) is outside the \(buffer.count)-byte buffer")
     }
@@ -50,20 +64,27 @@ public struct ChunkedGzip: Sendable {
     index.entries.reserveCapacity(index.expectedChunkCount)
     var scratch = ScratchBuffer(count: chunkSize)
     var written = 0
+    var failed = false
     for i in 0..<index.expectedChunkCount {
       let range = index.logicalRange(ofChunk: i)
       let input = UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
       let capacity = range.count - 1
       var memberLength: Int? = nil
-      if range.count > GzipMember.minimumSize {
-        if range.lowerBound - written >= capacity {
-          // The gap before this chunk is wide enough: compress straight into place.
-          memberLength = try codec.compressMember(
-            input, level: level, into: UnsafeMutableRawBufferPointer(start: base + written, count: capacity))
-        } else {
-          let out = UnsafeMutableRawBufferPointer(rebasing: try scratch.bytes()[0..<capacity])
-          memberLength = try codec.compressMember(input, level: level, into: out)
-          if let memberLength { memmove(base + written, out.baseAddress!, memberLength) }
+      if range.count > GzipMember.minimumSize && !failed {
+        do {
+          // Neither path writes into chunk i or beyond, so a throw leaves them intact.
+          if range.lowerBound - written >= capacity {
+            // The gap before this chunk is wide enough: compress straight into place.
+            memberLength = try checkedMember(
+              input, into: UnsafeMutableRawBufferPointer(start: base + written, count: capacity))
+          } else {
+            let out = UnsafeMutableRawBufferPointer(rebasing: try scratch.bytes()[0..<capacity])
+            memberLength = try checkedMember(input, into: out)
+            if let memberLength { memmove(base + written, out.baseAddress!, memberLength) }
+          }
+        } catch {
+          guard storingRawOnFailure else { throw error }
+          failed = true
         }
       }
       if let memberLength {
@@ -76,6 +97,15 @@ public struct ChunkedGzip: Sendable {
       }
     }
     return index
+  }
+
+  /// The codec's member for `input`, refusing a codec that claims more than `output` holds.
+  private func checkedMember(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
+    let length = try codec.compressMember(input, level: level, into: output)
+    if let length, length < GzipMember.minimumSize || length > output.count {
+      throw .invalidArgument("codec reported a \(length)-byte member for a \(output.count)-byte output")
+    }
+    return length
   }
 
   /// Streaming compression: reads `pieces` (any sizes, in order) as one file, and hands
@@ -135,7 +165,7 @@ public struct ChunkedGzip: Sendable {
   /// or nil when the chunk stays raw because gzip would not be smaller.
   private func compressChunk(_ chunk: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
     guard chunk.count > GzipMember.minimumSize else { return nil }
-    return try codec.compressMember(chunk, level: level, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<chunk.count - 1]))
+    return try checkedMember(chunk, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<chunk.count - 1]))
   }
 
   // MARK: Decompression

@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import ErmCompress
 
@@ -69,5 +70,45 @@ import Testing
         try ChunkedGzip().compressInPlace(b, logicalSize: -1)
       }
     }
+  }
+}
+
+/// A codec that runs zlib but fails from a given call on, as zlib does when it cannot
+/// allocate its state; the real failure cannot be provoked on demand.
+struct FailingCodec: GzipCodec {
+  let failFromCall: Int
+  final class Counter: Sendable { let value = Mutex<Int>(0) }
+  let calls = Counter()
+  func compressMember(_ input: UnsafeRawBufferPointer, level: CompressionLevel, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
+    let call = calls.value.withLock { $0 += 1; return $0 }
+    if call >= failFromCall { throw GzipError(.noMemory, "zlib deflate could not allocate memory") }
+    return try ZlibCodec().compressMember(input, level: level, into: output)
+  }
+  func decompressMember(_ member: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) {
+    try ZlibCodec().decompressMember(member, into: output)
+  }
+}
+
+@Suite struct InPlaceFailureTests {
+  static let chunk = 64 * 1024
+  let data = TestData.text(5 * InPlaceFailureTests.chunk + 100)
+
+  @Test func codecFailureLeavesTheFailingChunkAndLaterOnesIntact() {
+    let gz = ChunkedGzip(codec: FailingCodec(failFromCall: 3), chunkSize: Self.chunk)
+    var buffer = data
+    expectGzipError([.noMemory]) {
+      try buffer.withUnsafeMutableBytes { try gz.compressInPlace($0, logicalSize: data.count) }
+    }
+    expectSameBytes(Array(buffer[(2 * Self.chunk)...]), Array(data[(2 * Self.chunk)...]))
+  }
+
+  @Test func storingRawOnFailureGivesACompleteIndex() throws {
+    let gz = ChunkedGzip(codec: FailingCodec(failFromCall: 3), chunkSize: Self.chunk)
+    var buffer = data
+    let index = try buffer.withUnsafeMutableBytes {
+      try gz.compressInPlace($0, logicalSize: data.count, storingRawOnFailure: true)
+    }
+    #expect(index.entries.map(\.isRaw) == [false, false, true, true, true, true])
+    expectSameBytes(try readAll(Array(buffer.prefix(index.storedSize)), index, ChunkedGzip()), data)
   }
 }
