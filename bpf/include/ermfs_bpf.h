@@ -12,7 +12,9 @@
 /* Debian's UAPI headers predate arenas (kernel 6.9). */
 #define ERMFS_MAP_TYPE_ARENA 33
 /* Pages in the arena; user space sizes its layout within this. */
+#ifndef ERMFS_ARENA_PAGES
 #define ERMFS_ARENA_PAGES (64u * 1024 * 1024 / ARENA_PAGE_SIZE)
+#endif
 
 struct {
 	__uint(type, ERMFS_MAP_TYPE_ARENA);

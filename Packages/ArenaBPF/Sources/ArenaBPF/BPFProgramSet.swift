@@ -63,6 +63,9 @@ final class BPFProgramSet: @unchecked Sendable {
     return result
   }
 
+  /// The shim handle, for shim calls that need the loaded object.
+  var rawHandle: OpaquePointer? { handle }
+
   func close() {
     if let handle { ermfs_bpf_object_close(handle) }
     handle = nil

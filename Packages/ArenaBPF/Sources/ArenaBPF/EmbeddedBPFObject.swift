@@ -11,7 +11,7 @@ public struct EmbeddedBPFObject: Sendable {
   }
 
   /// Every object the build produced.
-  public static var all: [EmbeddedBPFObject] { [.arenaLane, .fileEvents] }
+  public static var all: [EmbeddedBPFObject] { [.arenaLane, .fileEvents, .fileEventsRingbuf, .syscallCount] }
 
   /// The ELF bytes.
   public var bytes: [UInt8] { Self.decodeBase64(base64) }

@@ -268,3 +268,34 @@ void ermfs_bpf_object_close(ermfs_bpf_object *handle)
 	bpf_object__close(handle->object);
 	free(handle);
 }
+
+int ermfs_bpf_ringbuf_open(ermfs_bpf_object *handle, const char *name, ermfs_ringbuf_sample_fn sample,
+			   void *context, ermfs_ringbuf **out)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(handle->object, name);
+	struct ring_buffer *ring;
+
+	*out = NULL;
+	if (!map)
+		return -ENOENT;
+	ring = ring_buffer__new(bpf_map__fd(map), (ring_buffer_sample_fn)sample, context, NULL);
+	if (!ring)
+		return -errno;
+	*out = (ermfs_ringbuf *)ring;
+	return 0;
+}
+
+int ermfs_bpf_ringbuf_poll(ermfs_ringbuf *ring, int timeout_ms)
+{
+	return ring_buffer__poll((struct ring_buffer *)ring, timeout_ms);
+}
+
+int ermfs_bpf_ringbuf_consume(ermfs_ringbuf *ring)
+{
+	return ring_buffer__consume((struct ring_buffer *)ring);
+}
+
+void ermfs_bpf_ringbuf_free(ermfs_ringbuf *ring)
+{
+	ring_buffer__free((struct ring_buffer *)ring);
+}

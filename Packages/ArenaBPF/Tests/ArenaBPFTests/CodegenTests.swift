@@ -72,14 +72,14 @@ struct CodegenTests {
     #expect(!EmbeddedBPFObject.all.isEmpty)
     for object in EmbeddedBPFObject.all {
       let text = try Self.disassemble(object.bytes, name: object.name)
-      #expect(text.contains("cmpxchg_64"), "\(object.name): expected the structures' CAS")
       #expect(Self.nonFetchingRMW(in: text).isEmpty, "\(object.name): \(Self.nonFetchingRMW(in: text))")
     }
   }
 
-  @Test func embeddedObjectsUseRealAcquireAndReleaseInstructions() throws {
-    for object in EmbeddedBPFObject.all {
+  @Test func structureObjectsUseRealAcquireReleaseAndFetchingCAS() throws {
+    for object in EmbeddedBPFObject.all where ["arena_lane", "file_events"].contains(object.name) {
       let text = try Self.disassemble(object.bytes, name: object.name)
+      #expect(text.contains("cmpxchg_64"), "\(object.name): expected the structures' CAS")
       #expect(text.contains("load_acquire("), "\(object.name)")
       #expect(text.contains("store_release("), "\(object.name)")
     }

@@ -142,4 +142,65 @@ struct KernelTests {
     #expect(totals.checksum == keys * (keys + 1) / 2)
     #expect(try lane.structure.verify() == 0)
   }
+
+  /// Creates `count` files named f0... in a fresh directory on the creating thread;
+  /// returns the directory prefix.
+  static func createFiles(_ count: Int, in directory: URL) {
+    for i in 0..<count {
+      let fd = open(directory.path + "/f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+      precondition(fd >= 0, "open failed: \(errno)")
+      close(fd)
+    }
+  }
+
+  @Test func arenaConsumerMakesNoSystemCallPerEvent() throws {
+    let files = 5_000
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-quiet-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let counter = try SyscallCounter()
+    let feed = try FileCreationFeed(process: getpid())
+    defer { feed.close() }
+    let consumerSyscalls = Atomic<UInt64>(0)
+    let matched = Atomic<Int>(0)
+    let prefix = directory.path + "/"
+    runThreads([
+      { Self.createFiles(files, in: directory) },
+      {
+        counter.watch(thread: currentThreadID())
+        var seen = 0
+        while seen < files {
+          if let event = feed.poll(), event.name.hasPrefix(prefix) { seen += 1 }
+        }
+        consumerSyscalls.store(counter.count, ordering: .relaxed)
+        matched.store(seen, ordering: .relaxed)
+      },
+    ])
+    print("arena consumer: \(consumerSyscalls.load(ordering: .relaxed)) system calls for \(files) events")
+    #expect(matched.load(ordering: .relaxed) == files)
+    #expect(consumerSyscalls.load(ordering: .relaxed) * 100 < UInt64(files))
+  }
+
+  @Test func syscallCounterSeesTheWatchedThreadsCalls() throws {
+    let counter = try SyscallCounter()
+    counter.watch(thread: currentThreadID())
+    for _ in 0..<100 { _ = getppid() }
+    #expect(counter.count >= 100)
+  }
+
+  @Test func ringbufBaselineDeliversEveryCreationOnce() throws {
+    let files = 2_000
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-ringbuf-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let ring = try RingbufFeed(process: getpid())
+    Self.createFiles(files, in: directory)
+    var names: [String: Int] = [:]
+    let prefix = directory.path + "/"
+    while try ring.poll(timeoutMilliseconds: 0, { event in
+      if event.name.hasPrefix(prefix) { names[event.name, default: 0] += 1 }
+    }) > 0 {}
+    #expect(names.count == files && names.values.allSatisfy { $0 == 1 })
+    #expect(ring.dropped == 0)
+  }
 }

@@ -43,6 +43,18 @@ int ermfs_bpf_object_attach(ermfs_bpf_object *object, const char *program, char 
 /* Runs a loaded SEC("syscall") program once (BPF_PROG_TEST_RUN); *retval gets its return. */
 int ermfs_bpf_object_run(ermfs_bpf_object *object, const char *program, int *retval);
 
+/* BPF ring buffer consumption (the benchmark baseline). The callback gets each
+ * sample; ermfs_bpf_ringbuf_poll blocks in epoll up to timeout_ms, while
+ * ermfs_bpf_ringbuf_consume only reads the shared pages. Both return the number of
+ * samples handled or -errno. */
+typedef int (*ermfs_ringbuf_sample_fn)(void *context, void *data, size_t size);
+typedef struct ermfs_ringbuf ermfs_ringbuf;
+int ermfs_bpf_ringbuf_open(ermfs_bpf_object *object, const char *map, ermfs_ringbuf_sample_fn sample,
+			   void *context, ermfs_ringbuf **out);
+int ermfs_bpf_ringbuf_poll(ermfs_ringbuf *ring, int timeout_ms);
+int ermfs_bpf_ringbuf_consume(ermfs_ringbuf *ring);
+void ermfs_bpf_ringbuf_free(ermfs_ringbuf *ring);
+
 /* Detaches every link, unmaps the arena and closes the object. */
 void ermfs_bpf_object_close(ermfs_bpf_object *object);
 
