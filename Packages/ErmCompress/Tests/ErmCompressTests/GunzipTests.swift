@@ -114,3 +114,36 @@ import Testing
     #expect(try compressMember(Self.original, capacity: 10) == nil)
   }
 }
+
+@Suite struct MemberFormatTests {
+  @Test func headerHasNoNameNoTimeAndUnixOS() throws {
+    let member = try #require(try compressMember(TestData.text(1000)))
+    #expect(Array(member.prefix(8)) == [0x1f, 0x8b, 8, 0, 0, 0, 0, 0])
+    #expect(member[9] == 3)
+  }
+
+  @Test func extraFlagsFollowGzipForFastestAndBest() throws {
+    #expect(try #require(try compressMember(TestData.text(1000), level: .best))[8] == 2)
+    #expect(try #require(try compressMember(TestData.text(1000), level: .fastest))[8] == 4)
+    #expect(try #require(try compressMember(TestData.text(1000), level: .default))[8] == 0)
+  }
+
+  @Test func sameInputGivesTheSameMember() throws {
+    let data = TestData.text(50_000)
+    #expect(try compressMember(data) == compressMember(data))
+  }
+
+  @Test func errorThrownBySinkStopsGunzip() throws {
+    let member = try #require(try compressMember(TestData.text(1_000_000)))
+    var calls = 0
+    expectGzipError([.invalidArgument]) {
+      try member.withUnsafeBytes { raw in
+        try gunzip(raw) { (_: UnsafeRawBufferPointer) throws(GzipError) in
+          calls += 1
+          throw GzipError(.invalidArgument, "destination full")
+        }
+      }
+    }
+    #expect(calls == 1)
+  }
+}
