@@ -29,6 +29,7 @@ let package = Package(
       dependencies: [
         "ErmFD", "CErmFD",
         .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "ErmIOUring", package: "ErmIOUring"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),

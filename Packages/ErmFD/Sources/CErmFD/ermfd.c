@@ -47,7 +47,7 @@ static void write_errno_and_exit(int pipe_fd, int error) {
   _exit(127);
 }
 
-int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
+int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_open,
                  int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errno;
@@ -72,6 +72,11 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
         write_errno_and_exit(report[1], errno);
       }
     }
+    if (keep_fd_open) {
+      int flags = fcntl(fd, F_GETFD);
+      if (flags < 0 || fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) != 0)
+        write_errno_and_exit(report[1], errno);
+    }
     fexecve(fd, argv, envp);
     write_errno_and_exit(report[1], errno);
   }
@@ -91,6 +96,8 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
   *pid_out = pid;
   return 0;
 }
+
+int ermfd_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
 
 int ermfd_wait(pid_t pid, int *status_out) {
   int status = 0;

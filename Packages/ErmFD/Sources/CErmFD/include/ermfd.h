@@ -45,12 +45,16 @@ void *ermfd_map_shared(int fd, size_t length, int populate);
 int ermfd_fexecve(int fd, char *const argv[], char *const envp[]);
 
 /// Forks; the child moves `stdin_fd`/`stdout_fd`/`stderr_fd` (each -1 to inherit) onto
-/// 0/1/2 and calls `fexecve(fd, argv, envp)`. The child does only async-signal-safe work,
+/// 0/1/2 and calls `fexecve(fd, argv, envp)`. `keep_fd_open` clears `fd`'s close-on-exec
+/// flag in the child first (a `#!` script's interpreter opens /dev/fd/N after exec). The child does only async-signal-safe work,
 /// so this is safe in a multithreaded process. A failed fexecve in the child is reported
 /// back through a close-on-exec pipe: the call then returns that errno (the child has
 /// been reaped). Returns 0 and stores the child's pid, or an errno value.
-int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[],
+int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_open,
                  int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out);
+
+/// `pipe2(fds, O_CLOEXEC)`: 0 or -1.
+int ermfd_pipe(int fds[2]);
 
 /// `waitpid(pid, &status, 0)` retried on EINTR. Returns 0 and the raw wait status, or -1.
 int ermfd_wait(pid_t pid, int *status_out);

@@ -1,0 +1,123 @@
+import CErmFD
+import ErmCore
+import Foundation
+import SystemPackage
+import XCTest
+
+@testable import ErmFD
+
+/// Programs stored in ErmFS run from memory through fexecve.
+final class ExecTests: XCTestCase {
+  /// An ErmFS holding the host's `path` at the same path, executable.
+  private func fsHolding(_ hostPath: String, at path: String? = nil) throws -> ErmFS {
+    let fs = try makeFS()
+    let bytes = try XCTUnwrap(FileManager.default.contents(atPath: hostPath))
+    var dir = ""
+    for part in (path ?? hostPath).split(separator: "/").dropLast() {
+      dir += "/\(part)"
+      try? fs.mkdir(dir)
+    }
+    try put(fs, path ?? hostPath, Array(bytes), permissions: [.ownerReadWriteExecute])
+    return fs
+  }
+
+  func testEchoStoredInErmFSRunsFromMemoryAndPrintsItsArguments() throws {
+    let fs = try fsHolding("/bin/echo")
+    let (status, output) = try fs.run("/bin/echo", arguments: ["hello", "from", "memory"])
+    XCTAssertEqual(status, .exited(0))
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "hello from memory\n")
+  }
+
+  func testExitStatusIsReported() throws {
+    let fs = try fsHolding("/bin/false")
+    XCTAssertEqual(try fs.exec("/bin/false"), .exited(1))
+  }
+
+  func testEnvironmentIsPassedToTheProgram() throws {
+    let fs = try fsHolding("/usr/bin/env", at: "/env")
+    let (status, output) = try fs.run("/env", environment: ["ERMFS_TEST=42"])
+    XCTAssertEqual(status, .exited(0))
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "ERMFS_TEST=42\n")
+  }
+
+  func testOutputCanBeCapturedThroughACallersPipe() throws {
+    let fs = try fsHolding("/bin/echo")
+    let (readEnd, writeEnd) = try FileDescriptor.pipe()
+    defer { try? readEnd.close() }
+    let status = try fs.exec("/bin/echo", arguments: ["piped"], standardOutput: writeEnd)
+    try writeEnd.close()
+    XCTAssertEqual(status, .exited(0))
+    var buffer = [UInt8](repeating: 0, count: 64)
+    let n = try buffer.withUnsafeMutableBytes { try readEnd.read(into: $0) }
+    XCTAssertEqual(String(decoding: buffer[0..<n], as: UTF8.self), "piped\n")
+  }
+
+  func testShebangScriptRunsFromMemory() throws {
+    let fs = try makeFS()
+    try put(fs, "/script", Array("#!/bin/sh\necho script says $1\n".utf8), permissions: [.ownerReadWriteExecute])
+    let (status, output) = try fs.run("/script", arguments: ["hi"])
+    XCTAssertEqual(status, .exited(0))
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "script says hi\n")
+  }
+
+  func testFileWithoutExecutePermissionThrowsEACCES() throws {
+    let fs = try makeFS()
+    try put(fs, "/echo", Array(try XCTUnwrap(FileManager.default.contents(atPath: "/bin/echo"))),
+            permissions: [.ownerReadWrite])
+    assertThrows(.permissionDenied) { try fs.exec("/echo") }
+  }
+
+  func testBytesThatAreNotAProgramThrowENOEXEC() throws {
+    let fs = try makeFS()
+    try put(fs, "/text", Array("just text, no program\n".utf8), permissions: [.ownerReadWriteExecute])
+    assertThrows(.execFormatError) { try fs.exec("/text") }
+  }
+
+  func testMissingProgramThrowsENOENT() throws {
+    let fs = try makeFS()
+    assertThrows(.noSuchFileOrDirectory) { try fs.exec("/nothing") }
+  }
+
+  func testExecutableExportHasExecuteBits() throws {
+    let fs = try fsHolding("/bin/echo")
+    let fd = try fs.export("/bin/echo", options: .executable)
+    defer { try? fd.close() }
+    var st = stat()
+    XCTAssertEqual(fstat(fd.rawValue, &st), 0)
+    XCTAssertNotEqual(st.st_mode & 0o111, 0)
+  }
+
+  func testPlainExportCannotBeExecuted() throws {
+    guard ExecutableMemfdPolicy.current != .predatesExecControl else {
+      throw XCTSkip("kernel older than 6.3: every memfd is executable")
+    }
+    let fs = try fsHolding("/bin/echo")
+    let fd = try fs.export("/bin/echo")
+    defer { try? fd.close() }
+    let argv = CStringArray(["echo"])
+    var pid: pid_t = 0
+    let rc = ermfd_spawn_fd(fd.rawValue, argv.pointers, environ, 0, -1, -1, -1, &pid)
+    XCTAssertEqual(Errno(rawValue: rc), .permissionDenied)
+  }
+
+  func testExecLeavesNoDescriptorBehind() throws {
+    let fs = try fsHolding("/bin/echo")
+    _ = try fs.run("/bin/echo", arguments: ["warm-up"])
+    let before = openDescriptorCount()
+    for _ in 0..<5 { _ = try fs.run("/bin/echo", arguments: ["x"]) }
+    _ = try? fs.exec("/missing")
+    XCTAssertEqual(openDescriptorCount(), before)
+  }
+
+  func testPolicyIsReadFromTheKernel() throws {
+    let text = try? String(contentsOfFile: "/proc/sys/vm/memfd_noexec", encoding: .utf8)
+    let expected: ExecutableMemfdPolicy
+    switch text?.trimmingCharacters(in: .whitespacesAndNewlines) {
+    case "0": expected = .allowed
+    case "1": expected = .nonExecutableByDefault
+    case "2": expected = .forbidden
+    default: expected = .predatesExecControl
+    }
+    XCTAssertEqual(ExecutableMemfdPolicy.current, expected)
+  }
+}
