@@ -37,3 +37,22 @@ import Testing
     #expect(buffer[data.count...].allSatisfy { $0 == 0x55 })
   }
 }
+
+@Suite struct IndependentChunkTests {
+  @Test func halvesCompressedSeparatelyConcatenateToTheWholeFile() throws {
+    // What parallel compression will do: split at a chunk boundary, compress the parts
+    // anywhere, concatenate and shift the second part's offsets. No format change needed.
+    let chunk = 64 * 1024
+    let gz = ChunkedGzip(chunkSize: chunk)
+    let data = TestData.text(3 * chunk) + TestData.random(chunk) + TestData.text(2 * chunk + 5, seed: 6)
+    let whole = try storeChunked(data, gz)
+    let first = try storeChunked(Array(data[..<(3 * chunk)]), gz)
+    let second = try storeChunked(Array(data[(3 * chunk)...]), gz)
+    let shifted = second.index.entries.map {
+      ChunkEntry(storedOffset: $0.storedOffset + first.stored.count, storedLength: $0.storedLength, isRaw: $0.isRaw)
+    }
+    let joined = ChunkIndex(chunkSize: chunk, logicalSize: data.count, entries: first.index.entries + shifted)
+    #expect(joined == whole.index)
+    expectSameBytes(first.stored + second.stored, whole.stored)
+  }
+}
