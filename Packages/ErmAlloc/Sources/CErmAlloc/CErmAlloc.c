@@ -33,6 +33,14 @@ int erm_discard(void *address, size_t length) {
   return madvise(address, length, MADV_DONTNEED) == 0 ? 0 : errno;
 }
 
+int erm_populate_write(void *address, size_t length) {
+#ifdef MADV_POPULATE_WRITE
+  return madvise(address, length, MADV_POPULATE_WRITE) == 0 ? 0 : errno;
+#else
+  return EINVAL;
+#endif
+}
+
 int erm_resident_pages(void *address, size_t length, size_t *resident_pages) {
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t pages = (length + page - 1) / page;

@@ -36,17 +36,21 @@ public struct MappingCallCounts: Sendable, Equatable, CustomStringConvertible {
   public var mremap: Int
   /// `munmap` calls (freed buffers, blobs and empty slab runs).
   public var munmap: Int
-  /// `madvise(MADV_DONTNEED)` calls (fallback when a shrink cannot unmap).
+  /// `madvise(MADV_DONTNEED)` calls (freed big slab slots; fallback when a shrink
+  /// cannot unmap).
   public var madvise: Int
+  /// `madvise(MADV_POPULATE_WRITE)` calls (``ExtentBuffer/resize(to:populating:)``).
+  public var populate: Int
 
-  public init(mmap: Int = 0, mremap: Int = 0, munmap: Int = 0, madvise: Int = 0) {
+  public init(mmap: Int = 0, mremap: Int = 0, munmap: Int = 0, madvise: Int = 0, populate: Int = 0) {
     self.mmap = mmap
     self.mremap = mremap
     self.munmap = munmap
     self.madvise = madvise
+    self.populate = populate
   }
 
   public var description: String {
-    "mmap \(mmap), mremap \(mremap), munmap \(munmap), madvise \(madvise)"
+    "mmap \(mmap), mremap \(mremap), munmap \(munmap), madvise \(madvise), populate \(populate)"
   }
 }

@@ -9,13 +9,15 @@ struct MappingCalls: ~Copyable {
   let mremapCount = Atomic<Int>(0)
   let munmapCount = Atomic<Int>(0)
   let madviseCount = Atomic<Int>(0)
+  let populateCount = Atomic<Int>(0)
 
   var counts: MappingCallCounts {
     MappingCallCounts(
       mmap: mmapCount.load(ordering: .relaxed),
       mremap: mremapCount.load(ordering: .relaxed),
       munmap: munmapCount.load(ordering: .relaxed),
-      madvise: madviseCount.load(ordering: .relaxed))
+      madvise: madviseCount.load(ordering: .relaxed),
+      populate: populateCount.load(ordering: .relaxed))
   }
 
   /// `mmap` of `length` (> 0, page multiple) private anonymous zero-filled bytes.
@@ -50,6 +52,14 @@ struct MappingCalls: ~Copyable {
     madviseCount.add(1, ordering: .relaxed)
     let rc = erm_discard(base, length)
     precondition(rc == 0, "madvise(MADV_DONTNEED) on an ErmAlloc mapping failed: errno \(rc)")
+  }
+}
+
+extension MappingCalls {
+  /// `madvise(MADV_POPULATE_WRITE)`: a hint, failures leave the pages to ordinary faults.
+  func populate(_ base: UnsafeMutableRawPointer, _ length: Int) {
+    populateCount.add(1, ordering: .relaxed)
+    _ = erm_populate_write(base, length)
   }
 }
 

@@ -3,7 +3,7 @@
 // One backend per process, so resident memory of one never mixes with another's; the same
 // seed makes every backend perform exactly the same operations.
 //
-//   ermalloc-churn erm|array|malloc [--buffers N] [--live N] [--max-size BYTES] [--seed N]
+//   ermalloc-churn erm|erm-populate|array|malloc [--buffers N] [--live N] [--max-size BYTES] [--seed N]
 import CErmAlloc
 import ErmAlloc
 import Glibc
@@ -17,7 +17,7 @@ struct Options {
 
   init(_ arguments: [String]) {
     var rest = arguments.dropFirst()
-    guard let backend = rest.popFirst(), ["erm", "array", "malloc"].contains(backend) else {
+    guard let backend = rest.popFirst(), ["erm", "erm-populate", "array", "malloc"].contains(backend) else {
       Self.usage()
     }
     self.backend = backend
@@ -34,7 +34,7 @@ struct Options {
   }
 
   static func usage() -> Never {
-    let text = "usage: ermalloc-churn erm|array|malloc [--buffers N] [--live N] [--max-size BYTES] [--seed N]\n"
+    let text = "usage: ermalloc-churn erm|erm-populate|array|malloc [--buffers N] [--live N] [--max-size BYTES] [--seed N]\n"
     _ = text.withCString { write(2, $0, strlen($0)) }
     exit(2)
   }
@@ -60,8 +60,10 @@ protocol ChurnStore {
   func byte(_ handle: Int, at offset: Int) -> UInt8
 }
 
-/// ErmAlloc: one ExtentBuffer per file, grown by resize (mremap) then written.
+/// ErmAlloc: one ExtentBuffer per file, grown by resize (mremap) then written;
+/// `populating` prefaults each appended range with one madvise call.
 struct ErmStore: ChurnStore {
+  let populating: Bool
   var buffers: [ExtentBuffer?] = []
   mutating func create() -> Int {
     buffers.append(try! ExtentBuffer())
@@ -70,7 +72,7 @@ struct ErmStore: ChurnStore {
   mutating func append(_ handle: Int, _ bytes: UnsafeRawBufferPointer) {
     let buffer = buffers[handle]!
     let old = buffer.count
-    try! buffer.resize(to: old + bytes.count)
+    try! buffer.resize(to: old + bytes.count, populating: populating)
     (buffer.baseAddress! + old).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
   }
   mutating func truncate(_ handle: Int, to count: Int) { try! buffers[handle]!.resize(to: count) }
@@ -207,8 +209,8 @@ let clock = ContinuousClock()
 let start = clock.now
 let result: Result
 switch options.backend {
-case "erm":
-  var store = ErmStore()
+case "erm", "erm-populate":
+  var store = ErmStore(populating: options.backend == "erm-populate")
   result = churn(&store, options)
 case "array":
   var store = ArrayStore()
@@ -232,7 +234,7 @@ line += " operations=\(result.operations) peak_live_bytes=\(result.peakLive) sta
 line += " peak_rss_bytes=\(peakRSS) rss_per_live=\(ratio(peakRSS, result.peakLive))"
 line += " rss_minus_start_per_live=\(ratio(peakRSS - startRSS, result.peakLive))"
 line += " seconds=\(decimal(seconds)) checksum=\(result.checksum)"
-if options.backend == "erm" {
+if options.backend.hasPrefix("erm") {
   line += " mapping_calls=\"\(PageAllocator.shared.mappingCallCounts)\""
 }
 print(line)

@@ -197,4 +197,24 @@ import Testing
     buffer.baseAddress!.storeBytes(of: 1, as: UInt8.self)
     #expect(try buffer.residentBytes() == page)
   }
+
+  @Test func populatingGrowthMakesTheNewPagesResidentInOneCall() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 100)
+    buffer.baseAddress!.storeBytes(of: 0, as: UInt8.self)  // the first page is the caller's
+    try buffer.resize(to: 64 * page, populating: true)
+    #expect(allocator.mappingCallCounts.populate == 1)
+    #expect(try buffer.residentBytes() == 64 * page)
+    buffer.withUnsafeBytes { #expect(isAllZero($0)) }
+  }
+
+  @Test func populatingAShrinkDoesNothingMore() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator)
+    try buffer.resize(to: 8 * page)
+    try buffer.resize(to: page, populating: true)
+    #expect(allocator.mappingCallCounts.populate == 0)
+    #expect(buffer.capacity == page)
+  }
 }

@@ -24,6 +24,11 @@ int erm_unmap(void *address, size_t length);
 /// back as zero. Returns 0 or the errno.
 int erm_discard(void *address, size_t length);
 
+/// madvise(address, length, MADV_POPULATE_WRITE) (Linux 5.14+): faults the pages in
+/// writable in one call instead of one page fault per page. Returns 0 or the errno
+/// (EINVAL on kernels without it).
+int erm_populate_write(void *address, size_t length);
+
 /// mincore over [address, address+length): stores the number of resident pages in
 /// *resident_pages. Returns 0 or the errno (ENOMEM when part of the range is unmapped).
 int erm_resident_pages(void *address, size_t length, size_t *resident_pages);
