@@ -24,10 +24,20 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // The second process of the fd-passing tests (client or server across a real
+    // process boundary). Not a product: tests find it beside their own binary.
+    .executableTarget(
+      name: "ermfd-peer",
+      dependencies: [
+        "ErmFD", "CErmFD",
+        .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
     .testTarget(
       name: "ErmFDTests",
       dependencies: [
-        "ErmFD", "CErmFD",
+        "ErmFD", "CErmFD", "ermfd-peer",
         .product(name: "ErmCore", package: "ErmCore"),
         .product(name: "ErmIOUring", package: "ErmIOUring"),
         .product(name: "SystemPackage", package: "swift-system"),
