@@ -33,6 +33,9 @@ let package = Package(
       ],
       plugins: ["BPFObjectPlugin"]
     ),
+    // Benchmarks (scripts/bench/40-arena*.sh): creation->consumer latency against
+    // inotify and a BPF ring buffer, and per-structure throughput against a mutex ring.
+    .executableTarget(name: "arena-bench", dependencies: ["ArenaBPF"]),
     .testTarget(name: "ArenaBPFTests", dependencies: ["ArenaBPF", "CArenaStructures"]),
   ]
 )

@@ -171,6 +171,11 @@ public final class FileCreationFeed: @unchecked Sendable {
     }
   }
 
+  /// One CPU pause (`pause` on x86, `yield` on arm64): call between empty polls when
+  /// spinning, so a sibling hardware thread (often the producer) is not starved.
+  @inline(__always)
+  public func relax() { ermfs_arena_cpu_relax() }
+
   public var counters: FileCreationCounters {
     programs.withLock { set in
       var kernel = ermfs_arena_counters()
