@@ -5,6 +5,8 @@ let package = Package(
   name: "ErmFD",
   products: [
     .library(name: "ErmFD", targets: ["ErmFD"]),
+    // The C API (ermfs.h): ermfs_export_memfd and friends, for C callers.
+    .library(name: "ErmFSC", targets: ["ErmFDC", "CErmFSAPI"]),
   ],
   dependencies: [
     .package(path: "../ErmCore"),
@@ -24,6 +26,19 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // ermfs.h and the C-only part of the C API.
+    .target(name: "CErmFSAPI"),
+    // The C API's Swift side: @_cdecl functions over a process-wide ErmFS.
+    .target(
+      name: "ErmFDC",
+      dependencies: [
+        "ErmFD", "CErmFSAPI",
+        .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
+    // A C program linking the C API, run by CAPITests.
+    .executableTarget(name: "ermfd-c-test", dependencies: ["ErmFDC", "CErmFSAPI"]),
     // The second process of the fd-passing tests (client or server across a real
     // process boundary). Not a product: tests find it beside their own binary.
     .executableTarget(
@@ -37,7 +52,7 @@ let package = Package(
     .testTarget(
       name: "ErmFDTests",
       dependencies: [
-        "ErmFD", "CErmFD", "ermfd-peer",
+        "ErmFD", "CErmFD", "ermfd-peer", "ermfd-c-test", "ErmFDC",
         .product(name: "ErmCore", package: "ErmCore"),
         .product(name: "ErmIOUring", package: "ErmIOUring"),
         .product(name: "SystemPackage", package: "swift-system"),
