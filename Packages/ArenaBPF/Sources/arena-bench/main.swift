@@ -76,6 +76,14 @@ func latency() {
   do { counter = try SyscallCounter() } catch { fail("syscall counter: \(error)") }
   let consumerSyscalls = Atomic<UInt64>(0)
   let received = Atomic<Int>(0)
+  let preempted = Atomic<Int>(0)
+  // Involuntary context switches of the consumer thread (read after counting syscalls):
+  // on a busy machine a spinning consumer loses whole scheduler slices.
+  @Sendable func recordPreemptions() {
+    var usage = rusage()
+    getrusage(__rusage_who_t(1) /* RUSAGE_THREAD */, &usage)
+    preempted.store(usage.ru_nivcsw, ordering: .relaxed)
+  }
 
   // Each consumer: a body run on its own thread until every file was seen.
   let body: @Sendable () -> Void
@@ -101,6 +109,7 @@ func latency() {
       }
       consumerSyscalls.store(counter.count, ordering: .relaxed)
       received.store(count, ordering: .relaxed)
+      recordPreemptions()
       withExtendedLifetime(feed) {}
     }
   case "ringbuf", "ringbuf-spin":
@@ -129,6 +138,7 @@ func latency() {
       }
       consumerSyscalls.store(counter.count, ordering: .relaxed)
       received.store(count, ordering: .relaxed)
+      recordPreemptions()
     }
   case "inotify":
     let fd = inotify_init1(Int32(IN_CLOEXEC))
@@ -155,6 +165,7 @@ func latency() {
       }
       consumerSyscalls.store(counter.count, ordering: .relaxed)
       received.store(count, ordering: .relaxed)
+      recordPreemptions()
       close(fd)
     }
   default:
@@ -179,17 +190,12 @@ func latency() {
   let seconds = Double(lastSeen - start) / 1e9
   let early = (0..<files).filter { stamps.seen[$0] <= stamps.returned[$0] }.count
   let syscalls = consumerSyscalls.load(ordering: .relaxed)
-  if ProcessInfo.processInfo.environment["ARENA_BENCH_DETAIL"] != nil {
-    let over = latencies.filter { $0 > 1_000_000 }.count
-    let slowest = (0..<files).max { (stamps.seen[$0] &- stamps.returned[$0]) < (stamps.seen[$1] &- stamps.returned[$1]) }!
-    print("p90 \(latencies[files * 90 / 100]) p95 \(latencies[files * 95 / 100]) p99.9 \(latencies[files * 999 / 1000]) over1ms \(over) slowest index \(slowest)")
-  }
   let fs = parent.hasPrefix("/dev/shm") ? "tmpfs" : "ext4"
   print(
     String(
-      format: "consumer=%@ fs=%@ files=%d p50_us=%.2f p99_us=%.2f events_per_s=%.0f seen_before_open_returned=%d consumer_syscalls=%llu syscalls_per_event=%.4f dropped=%llu",
+      format: "consumer=%@ fs=%@ files=%d p50_us=%.2f p99_us=%.2f events_per_s=%.0f seen_before_open_returned=%d consumer_syscalls=%llu syscalls_per_event=%.4f consumer_preempted=%d dropped=%llu",
       consumer, fs, files, Double(latencies[files / 2]) / 1000, Double(latencies[files * 99 / 100]) / 1000,
-      Double(files) / seconds, early, syscalls, Double(syscalls) / Double(files), dropped()))
+      Double(files) / seconds, early, syscalls, Double(syscalls) / Double(files), preempted.load(ordering: .relaxed), dropped()))
 }
 
 /// The baseline for the structures: a ring behind a Mutex.
