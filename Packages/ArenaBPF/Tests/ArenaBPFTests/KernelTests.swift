@@ -203,4 +203,40 @@ struct KernelTests {
     #expect(names.count == files && names.values.allSatisfy { $0 == 1 })
     #expect(ring.dropped == 0)
   }
+
+  @Test func eventsSequenceYieldsCreationsUntilCancelled() async throws {
+    let files = 200
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-async-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let feed = try FileCreationFeed(process: getpid())
+    defer { feed.close() }
+    let prefix = directory.path + "/"
+    let consumer = Task {
+      var names: Set<String> = []
+      for await event in feed.events() where event.name.hasPrefix(prefix) {
+        names.insert(event.name)
+        if names.count == files { break }
+      }
+      return names
+    }
+    Self.createFiles(files, in: directory)
+    let names = await consumer.value
+    #expect(names == Set((0..<files).map { prefix + "f\($0)" }))
+    #expect(feed.counters.received >= UInt64(files))
+    #expect(feed.counters.polls >= feed.counters.received)
+  }
+
+  @Test func autoFallsBackPastHooksTheKernelRefuses() throws {
+    let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
+    let feed = try FileCreationFeed(hook: .auto)
+    defer { feed.close() }
+    #expect(feed.activeHook == probe.loadableHooks.first)
+    let refused = FileCreationHook.allCases.prefix { $0 != feed.activeHook }
+    #expect(feed.fallbackReasons.count >= refused.count)
+    for hook in refused {
+      #expect(feed.fallbackReasons.contains { $0.hasPrefix(hook.rawValue + ":") })
+      #expect(throws: ArenaError.self) { _ = try FileCreationFeed(hook: .only(hook)) }
+    }
+  }
 }
