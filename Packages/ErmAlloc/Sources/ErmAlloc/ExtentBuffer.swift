@@ -47,7 +47,7 @@ public final class ExtentBuffer: @unchecked Sendable {
     } else if newCount < count {
       shrink(to: newCount)
     }
-    allocator.account(live: newCount - count, reserved: 0, regions: 0)
+    if newCount != count { allocator.account(live: newCount - count, reserved: 0, regions: 0) }
     count = newCount
   }
 
