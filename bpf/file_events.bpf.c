@@ -31,6 +31,12 @@ char LICENSE[] SEC("license") = "GPL";
 #define ARENA_SYSCALL_MKDIR 6
 #define ARENA_SYSCALL_INODE_CREATE 7
 
+/* Wakes a consumer blocked in epoll; carries no data (the events are in the arena). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} doorbell SEC(".maps");
+
 /* Syscall in flight on a thread: enter took a node, exit publishes or frees it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -113,6 +119,16 @@ static __always_inline void publish(struct arena_control __arena *control, arena
 	}
 	if (status == ARENA_OK) {
 		arena_atomic_inc(&control->events_published, ARENA_RELAXED);
+		/* Dekker with the consumer: our push is ordered before reading its flag, its
+		 * flag before its last look at the structure. */
+		arena_memory_barrier();
+		if (arena_atomic_load(&control->consumer_sleeping, ARENA_ACQUIRE) &&
+		    arena_atomic_exchange(&control->consumer_sleeping, 0, ARENA_SEQ_CST)) {
+			arena_u64 ring = 1;
+
+			bpf_ringbuf_output(&doorbell, &ring, sizeof(ring), 0);
+			arena_atomic_inc(&control->doorbells_rung, ARENA_RELAXED);
+		}
 		return;
 	}
 	count_drop(control, status);

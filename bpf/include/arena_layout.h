@@ -56,6 +56,12 @@ struct arena_control {
 	arena_u64 lane_checksum;   /* sum of consumed values */
 	arena_s64 lane_status;     /* last drain's stop status */
 	arena_u64 lane_runs;
+	arena_u8 pad2_[ARENA_CACHE_LINE - 32];
+	/* Doorbell (like io_uring's SQPOLL wakeup flag): the consumer sets `sleeping`
+	 * before it blocks; a producer that publishes while it is set clears it and
+	 * rings the doorbell ring buffer once. */
+	arena_u64 consumer_sleeping;
+	arena_u64 doorbells_rung;
 };
 
 #define ARENA_NAME_MAX 256

@@ -12,7 +12,7 @@ BENCH=Packages/ArenaBPF/.build/release/arena-bench
 echo "# $(nproc) cores; $FILES creations per run; latency = consumer holds event - open() returned"
 for dir in /dev/shm "${TMPDIR:-/var/tmp}"; do
   for round in $(seq "$ROUNDS"); do
-    for consumer in arena inotify ringbuf ringbuf-spin; do
+    for consumer in arena arena-doorbell inotify ringbuf ringbuf-spin; do
       "$BENCH" latency --consumer "$consumer" --files "$FILES" --dir "$dir"
     done
   done

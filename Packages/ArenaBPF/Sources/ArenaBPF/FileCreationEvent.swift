@@ -76,4 +76,6 @@ public struct FileCreationCounters: Sendable, Equatable {
   public var published: UInt64
   /// BPF loops that ran out of their `may_goto` budget (counted, not lost silently).
   public var loopBudgetExhausted: UInt64
+  /// Times a producer woke a sleeping consumer (`FileCreationFeed.next(spinningFor:timeout:)`).
+  public var doorbellsRung: UInt64
 }

@@ -1,4 +1,5 @@
 import CArenaStructures
+import CLibBPF
 import Synchronization
 import SystemPackage
 
@@ -39,6 +40,9 @@ public final class FileCreationFeed: @unchecked Sendable {
   private let structureOffset: UInt32
   private let poolOffset: UInt32
   private let poolNodes: UInt32
+  /// Ring buffer the producer rings when the consumer sleeps (`next(spinningFor:timeout:)`).
+  private let doorbell: OpaquePointer?
+  private let doorbellLock = Mutex(())
   private let received = Atomic<UInt64>(0)
   private let polls = Atomic<UInt64>(0)
 
@@ -108,8 +112,12 @@ public final class FileCreationFeed: @unchecked Sendable {
     }
     guard attached.contains("tp_enter_openat") && attached.contains("tp_exit_openat") || active != .tracepoint
     else { throw .kernel(.noSuchFileOrDirectory, detail: "sys_enter_openat/sys_exit_openat did not attach") }
+    var doorbell: OpaquePointer?
+    let ringStatus = ermfs_bpf_ringbuf_open(set.rawHandle, "doorbell", { _, _, _ in 0 }, nil, &doorbell)
+    guard ringStatus == 0 else { throw .system(Errno(rawValue: -ringStatus)) }
     ermfs_arena_control_enable_events(base, 1)
 
+    self.doorbell = doorbell
     self.activeHook = active
     self.attachedPrograms = attached
     self.fallbackReasons = reasons
@@ -121,7 +129,10 @@ public final class FileCreationFeed: @unchecked Sendable {
     self.poolNodes = nodes
   }
 
-  deinit { close() }
+  deinit {
+    close()
+    if let doorbell { ermfs_bpf_ringbuf_free(doorbell) }
+  }
 
   /// Stops publishing, detaches the programs and unmaps the arena. Idempotent.
   public func close() {
@@ -171,6 +182,45 @@ public final class FileCreationFeed: @unchecked Sendable {
     }
   }
 
+  /// Waits for the next event: polls (no system call) for `spinningFor`, then sets the
+  /// doorbell flag in the control block, looks once more, and blocks in epoll on the
+  /// doorbell ring buffer until a producer rings it (only then: one wakeup per sleep,
+  /// like io_uring's SQPOLL wakeup flag). Returns nil after `timeout` or once closed.
+  /// For a dedicated consumer thread; the corresponding C function is `ring_buffer__poll`.
+  public func next(spinningFor spin: Duration = .microseconds(50), timeout: Duration) -> FileCreationEvent? {
+    let clock = ContinuousClock()
+    let start = clock.now
+    while true {
+      if let event = poll() { return event }
+      let now = clock.now
+      if now - start >= timeout || !isOpen { return nil }
+      if now - start < spin {
+        relax()
+        continue
+      }
+      // Announce the sleep, then look again: a producer that published before it could
+      // see the flag is caught by this poll, any later one rings.
+      ermfs_arena_control_set_sleeping(base, 1)
+      if let event = poll() {
+        ermfs_arena_control_set_sleeping(base, 0)
+        return event
+      }
+      let left = timeout - (clock.now - start)
+      let milliseconds = Int32(max(1, min(100, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
+      doorbellLock.withLock { _ in _ = ermfs_bpf_ringbuf_poll(doorbell, milliseconds) }
+      ermfs_arena_control_set_sleeping(base, 0)
+    }
+  }
+
+  /// Whether a consumer has announced it is blocked waiting for the doorbell.
+  var consumerIsSleeping: Bool {
+    programs.withLock { set in
+      var kernel = ermfs_arena_counters()
+      if set != nil { ermfs_arena_control_read(base, &kernel) }
+      return kernel.consumer_sleeping != 0
+    }
+  }
+
   /// One CPU pause (`pause` on x86, `yield` on arm64): call between empty polls when
   /// spinning, so a sibling hardware thread (often the producer) is not starved.
   @inline(__always)
@@ -183,7 +233,7 @@ public final class FileCreationFeed: @unchecked Sendable {
       return FileCreationCounters(
         received: received.load(ordering: .relaxed), droppedOnFull: kernel.events_dropped,
         polls: polls.load(ordering: .relaxed), published: kernel.events_published,
-        loopBudgetExhausted: kernel.events_loop_budget)
+        loopBudgetExhausted: kernel.events_loop_budget, doorbellsRung: kernel.doorbells_rung)
     }
   }
 

@@ -219,6 +219,15 @@ void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out
 	out->lane_consumed = arena_atomic_load(&control->lane_consumed, ARENA_ACQUIRE);
 	out->lane_checksum = arena_atomic_load(&control->lane_checksum, ARENA_ACQUIRE);
 	out->lane_status = arena_atomic_load(&control->lane_status, ARENA_ACQUIRE);
+	out->doorbells_rung = arena_atomic_load(&control->doorbells_rung, ARENA_ACQUIRE);
+	out->consumer_sleeping = arena_atomic_load(&control->consumer_sleeping, ARENA_ACQUIRE);
+}
+
+void ermfs_arena_control_set_sleeping(void *base, int sleeping)
+{
+	struct arena_control *control = base;
+
+	(void)arena_atomic_exchange(&control->consumer_sleeping, sleeping ? 1ull : 0ull, ARENA_SEQ_CST);
 }
 
 int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, struct ermfs_file_event *out)

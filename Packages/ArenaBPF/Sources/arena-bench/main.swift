@@ -1,4 +1,4 @@
-// arena-bench latency --consumer arena|ringbuf|ringbuf-spin|inotify [--files N] [--dir PARENT]
+// arena-bench latency --consumer arena|arena-doorbell|ringbuf|ringbuf-spin|inotify [--files N] [--dir PARENT]
 // arena-bench structures [--items N]
 // arena-bench drain   (diagnostic: creation cost, then consumer cost per event on a backlog)
 //
@@ -88,16 +88,20 @@ func latency() {
   // Each consumer: a body run on its own thread until every file was seen.
   let body: @Sendable () -> Void
   var dropped: () -> UInt64 = { 0 }
+  var rung: () -> UInt64 = { 0 }
   switch consumer {
-  case "arena":
+  case "arena", "arena-doorbell":
+    let doorbell = consumer == "arena-doorbell"
     let feed: FileCreationFeed
     do { feed = try FileCreationFeed(process: getpid()) } catch { fail("arena feed: \(error)") }
     dropped = { feed.counters.droppedOnFull }
+    rung = { feed.counters.doorbellsRung }
     body = {
       counter.watch(thread: currentThreadID())
       var count = 0
       while count < files {
-        if let event = feed.poll() {
+        // arena: spin on poll(); arena-doorbell: spin 50 µs, then block until rung.
+        if let event = doorbell ? feed.next(spinningFor: .microseconds(50), timeout: .seconds(10)) : feed.poll() {
           let t = now()
           if event.name.hasPrefix(prefix), let i = fileIndex(event.name[...]) {
             stamps.seen[i] = t
@@ -191,11 +195,12 @@ func latency() {
   let early = (0..<files).filter { stamps.seen[$0] <= stamps.returned[$0] }.count
   let syscalls = consumerSyscalls.load(ordering: .relaxed)
   let fs = parent.hasPrefix("/dev/shm") ? "tmpfs" : "ext4"
+  let doorbells = rung()
   print(
     String(
-      format: "consumer=%@ fs=%@ files=%d p50_us=%.2f p99_us=%.2f events_per_s=%.0f seen_before_open_returned=%d consumer_syscalls=%llu syscalls_per_event=%.4f consumer_preempted=%d dropped=%llu",
+      format: "consumer=%@ fs=%@ files=%d p50_us=%.2f p99_us=%.2f events_per_s=%.0f seen_before_open_returned=%d consumer_syscalls=%llu syscalls_per_event=%.4f consumer_preempted=%d doorbells=%llu dropped=%llu",
       consumer, fs, files, Double(latencies[files / 2]) / 1000, Double(latencies[files * 99 / 100]) / 1000,
-      Double(files) / seconds, early, syscalls, Double(syscalls) / Double(files), preempted.load(ordering: .relaxed), dropped()))
+      Double(files) / seconds, early, syscalls, Double(syscalls) / Double(files), preempted.load(ordering: .relaxed), doorbells, dropped()))
 }
 
 /// The baseline for the structures: a ring behind a Mutex.
@@ -348,5 +353,5 @@ case "drain":
   print("create \(Double(t1 - t0) / 20000) ns/file, drain \(n) events \(Double(t2 - t1) / Double(max(n, 1))) ns/event")
   for i in 0..<20000 { unlink(dir + "/f\(i)") }
   rmdir(dir)
-default: fail("usage: arena-bench latency --consumer arena|ringbuf|ringbuf-spin|inotify [--files N] [--dir PARENT] | structures [--items N] | drain")
+default: fail("usage: arena-bench latency --consumer arena|arena-doorbell|ringbuf|ringbuf-spin|inotify [--files N] [--dir PARENT] | structures [--items N] | drain")
 }

@@ -1,4 +1,4 @@
-import ArenaBPF
+@testable import ArenaBPF
 import CArenaStructures
 import Foundation
 import Synchronization
@@ -238,5 +238,33 @@ struct KernelTests {
       #expect(feed.fallbackReasons.contains { $0.hasPrefix(hook.rawValue + ":") })
       #expect(throws: ArenaError.self) { _ = try FileCreationFeed(hook: .only(hook)) }
     }
+  }
+
+  @Test func nextSleepsUntilAProducerRingsTheDoorbell() throws {
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-doorbell-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let feed = try FileCreationFeed(process: getpid())
+    defer { feed.close() }
+    let target = directory.path + "/f0"
+    let found = Atomic<Bool>(false)
+    runThreads([
+      {
+        // Create only once the consumer is blocked, so the wakeup must come from the doorbell.
+        while !feed.consumerIsSleeping && !found.load(ordering: .acquiring) { usleep(1000) }
+        Self.createFiles(1, in: directory)
+      },
+      {
+        while let event = feed.next(spinningFor: .zero, timeout: .seconds(30)) {
+          if event.name == target {
+            found.store(true, ordering: .releasing)
+            return
+          }
+        }
+      },
+    ])
+    let wasFound = found.load(ordering: .acquiring)
+    #expect(wasFound)
+    #expect(feed.counters.doorbellsRung >= 1)
   }
 }

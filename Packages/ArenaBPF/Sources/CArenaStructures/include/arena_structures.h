@@ -53,6 +53,8 @@ struct ermfs_arena_counters {
 	uint64_t lane_checksum;
 	uint64_t lane_runs;
 	int64_t lane_status;
+	uint64_t doorbells_rung;
+	uint64_t consumer_sleeping;
 };
 
 /* A copy of one event, in plain C types. */
@@ -79,6 +81,9 @@ void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t 
 void ermfs_arena_control_enable_events(void *base, int enabled);
 void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count);
 void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out);
+/* Consumer side of the doorbell: a sequentially consistent exchange of the flag, so the
+ * consumer's next look at the structure is ordered after it. */
+void ermfs_arena_control_set_sleeping(void *base, int sleeping);
 /* Pops one event offset from the structure, copies the event out and returns its node
  * to the pool. 0, or -ARENA_EEMPTY when there is none. */
 int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, struct ermfs_file_event *out);
