@@ -144,6 +144,52 @@ final class CompressOnCloseTests: XCTestCase {
     assertSameBytes(try fs.get("/a"), data)
     XCTAssertLessThan(try fs.stat("/a").storedSize, Int64(data.count), "two chunks compressed")
   }
+
+  func testCorruptStoredBytesReadAsEBADMSG() throws {
+    let fs = try makeFS()
+    try fs.put("/a", text(3 * testChunkSize))
+    try corruptFirstChunk(of: "/a", in: fs)
+    let fd = try fs.open("/a", .readOnly)
+    assertErrno(.badMessage) { () throws(Errno) in try fs.read(fd, upToCount: 100) }
+    assertErrno(.badMessage) { () throws(Errno) in
+      try fs.withContents(ofPath: "/a") { (contents) throws(Errno) in try contents.bytes(0..<10) }
+    }
+  }
+
+  func testCorruptStoredBytesMakeTheFirstWriteEBADMSGAndChangeNothing() throws {
+    let fs = try makeFS()
+    try fs.put("/a", text(3 * testChunkSize))
+    try corruptFirstChunk(of: "/a", in: fs)
+    let stored = fs.statistics.storedBytes
+    let fd = try fs.open("/a", .writeOnly)
+    assertErrno(.badMessage) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
+    XCTAssertTrue(try fs.isCompressed("/a"))
+    XCTAssertEqual(fs.statistics.storedBytes, stored, "the failed materialisation gave its reservation back")
+    XCTAssertEqual(try fs.fstat(fd).size, Int64(3 * testChunkSize))
+  }
+
+  func testMaterialisingBeyondTheQuotaIsENOSPC() throws {
+    let fs = try makeFS(byteQuota: 10_000)
+    try fs.put("/a", text(9_000))  // stored far smaller than 9 000 bytes
+    try fs.put("/b", noise(2_000))  // incompressible: stored as 2 000 bytes
+    let fd = try fs.open("/a", .writeOnly)
+    // Materialising /a needs its logical size: 9 000 + /b's stored bytes > 10 000.
+    assertErrno(.noSpace) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: 0) }
+    XCTAssertTrue(try fs.isCompressed("/a"))
+  }
+
+  private func corruptFirstChunk(of path: String, in fs: ErmFS) throws {
+    let inode = try fs.registry.lookup(try Path(path))
+    try inode.contents.withLock { state in
+      guard case .compressed(.blob(let blob), let index) = state.data, !index.entries[0].isRaw else {
+        throw FsxFailure(operation: 0, message: "expected a compressed first chunk")
+      }
+      blob.withUnsafeMutableBytes { bytes in
+        let entry = index.entries[0]
+        bytes[entry.storedOffset + entry.storedLength / 2] ^= 0x5A
+      }
+    }
+  }
 }
 
 /// The zlib codec, counting decompressions.

@@ -27,7 +27,26 @@ final class ModelBasedTests: XCTestCase {
           """)
         return
       }
+      let performed = run.tally.counts.values.reduce(0) { $0 + $1.ok + $1.failed }
+      XCTAssertEqual(performed, operations, "every step performs one operation")
+      print("fsx seed \(seed): \(operations) operations (ok/expected errno): \(run.tally.summary)")
     }
+  }
+}
+
+/// Per-kind counts of operations that succeeded and that failed as predicted.
+final class Tally {
+  var counts: [String: (ok: Int, failed: Int)] = [:]
+  var sawExpectedFailure = false
+
+  func count(_ kind: String, failed: Bool) {
+    var entry = counts[kind] ?? (0, 0)
+    if failed { entry.failed += 1 } else { entry.ok += 1 }
+    counts[kind] = entry
+  }
+
+  var summary: String {
+    counts.keys.sorted().map { "\($0) \(counts[$0]!.ok)/\(counts[$0]!.failed)" }.joined(separator: ", ")
   }
 }
 
@@ -61,28 +80,39 @@ struct ModelDescriptor {
 }
 
 struct FsxRun {
-  static let paths = ["/f0", "/f1", "/f2", "/f3", "/d/f0", "/d/f1", "/d/f2", "/e/g0", "/e/g1"]
+  /// Any of these may be a file, a directory or nothing at a given moment.
+  static let paths = ["/a", "/b", "/c", "/d", "/e", "/d/a", "/d/b", "/d/s", "/d/s/a", "/e/a", "/e/s"]
   static let maxDescriptors = 12
   static let maxFileSize = 96 * 1024
 
   let fs: ErmFS
   var random: SplitMix64
   var names: [String: ModelFile] = [:]
+  var directories: Set<String> = ["/"]
   var descriptors: [Int32: ModelDescriptor] = [:]
   var log: [String] = []
   var step = 0
+  /// Operations that reached the file system, by kind, and how many of them failed as
+  /// the model predicted: printed per seed so coverage is visible in the test log.
+  let tally = Tally()
+  var lastKind = ""
 
   init(seed: UInt64) throws {
     fs = try makeFS(maxDescriptors: Self.maxDescriptors, maxFileSize: Self.maxFileSize)
     random = SplitMix64(state: seed)
-    try fs.mkdir("/d")
-    try fs.mkdir("/e")
+    for directory in ["/d", "/e"] {
+      try fs.mkdir(directory)
+      directories.insert(directory)
+    }
   }
 
   mutating func perform(_ count: Int) throws {
     for i in 0..<count {
       step = i
+      lastKind = ""
+      tally.sawExpectedFailure = false
       try performOne()
+      if !lastKind.isEmpty { tally.count(lastKind, failed: tally.sawExpectedFailure) }
       if i % 250 == 249 { try verifyEverything() }
     }
     for number in descriptors.keys.sorted() {
@@ -99,18 +129,22 @@ struct FsxRun {
 
   mutating func performOne() throws {
     let roll = Int.random(in: 0..<100, using: &random)
+    // Every step performs one operation: descriptor operations with nothing open open.
+    if descriptors.isEmpty && (8..<83).contains(roll) { return try open() }
     switch roll {
     case 0..<12: try open()
-    case 12..<22: try close()
-    case 22..<38: try write(positional: false)
+    case 12..<20: try close()
+    case 20..<38: try write(positional: false)
     case 38..<48: try write(positional: true)
     case 48..<62: try read(positional: false)
     case 62..<70: try read(positional: true)
     case 70..<76: try seek()
     case 76..<83: try truncate()
-    case 83..<88: try unlink()
-    case 88..<94: try rename()
-    case 94..<97: try stat()
+    case 83..<87: try unlink()
+    case 87..<92: try rename()
+    case 92..<94: try makeDirectory()
+    case 94..<96: try removeDirectory()
+    case 96..<98: try stat()
     default: try badDescriptor()
     }
   }
@@ -119,15 +153,22 @@ struct FsxRun {
     let path = pick(Self.paths)
     let mode = pick([FileDescriptor.AccessMode.readOnly, .writeOnly, .readWrite])
     var options: FileDescriptor.OpenOptions = []
-    if chance(60) { options.insert(.create) }
+    if chance(80) { options.insert(.create) }
     if chance(10) { options.insert(.exclusiveCreate) }
     if chance(10) { options.insert(.truncate) }
     if chance(25) { options.insert(.append) }
     log("open \(path) \(mode.rawValue) \(options.rawValue)")
     let expected: Errno?
+    let isDirectory = directories.contains(path)
     if descriptors.count >= Self.maxDescriptors {
       expected = .tooManyOpenFiles  // checked first, as the kernel does
-    } else if names[path] == nil && !options.contains(.create) {
+    } else if let error = parentError(path) {
+      expected = error
+    } else if isDirectory && options.contains(.create) && options.contains(.exclusiveCreate) {
+      expected = .fileExists
+    } else if isDirectory && (options.contains(.create) || mode != .readOnly) {
+      expected = .isDirectory
+    } else if names[path] == nil && !isDirectory && !options.contains(.create) {
       expected = .noSuchFileOrDirectory
     } else if names[path] != nil && options.contains(.create) && options.contains(.exclusiveCreate) {
       expected = .fileExists
@@ -140,6 +181,12 @@ struct FsxRun {
     let lowestFree = (0...).first { descriptors[Int32($0)] == nil }!
     try check(descriptor.rawValue == Int32(lowestFree),
               "open returned \(descriptor), lowest free is \(lowestFree)")
+    if isDirectory {
+      // A directory opened read-only: reading it is EISDIR; then it is closed again.
+      try expectFailure(.isDirectory, capture { () throws(Errno) in try fs.read(descriptor, upToCount: 1) })
+      try expectSuccess("close directory") { () throws(Errno) in try fs.close(descriptor) }
+      return
+    }
     let file = names[path] ?? ModelFile()
     names[path] = file
     if options.contains(.truncate) { file.bytes = [] }
@@ -233,6 +280,8 @@ struct FsxRun {
     let path = pick(Self.paths)
     log("unlink \(path)")
     let result = capture { () throws(Errno) in try fs.unlink(path) }
+    if let error = parentError(path) { return try expectFailure(error, result) }
+    if directories.contains(path) { return try expectFailure(.isDirectory, result) }
     if names[path] == nil { return try expectFailure(.noSuchFileOrDirectory, result) }
     try unwrap(result)
     names[path] = nil
@@ -243,16 +292,86 @@ struct FsxRun {
     let destination = pick(Self.paths)
     log("rename \(source) \(destination)")
     let result = capture { () throws(Errno) in try fs.rename(source, to: destination) }
-    guard let file = names[source] else { return try expectFailure(.noSuchFileOrDirectory, result) }
+    if let error = parentError(source) { return try expectFailure(error, result) }
+    let movingDirectory = directories.contains(source)
+    guard movingDirectory || names[source] != nil else {
+      return try expectFailure(.noSuchFileOrDirectory, result)
+    }
+    if let error = parentError(destination) { return try expectFailure(error, result) }
+    if source == destination { return try unwrap(result) }
+    if movingDirectory && destination.hasPrefix(source + "/") {
+      return try expectFailure(.invalidArgument, result)
+    }
+    if movingDirectory && names[destination] != nil { return try expectFailure(.notDirectory, result) }
+    if movingDirectory && directories.contains(destination) && !isEmptyDirectory(destination) {
+      return try expectFailure(.directoryNotEmpty, result)
+    }
+    if !movingDirectory && directories.contains(destination) { return try expectFailure(.isDirectory, result) }
     try unwrap(result)
-    names[source] = nil
-    names[destination] = file
+    if movingDirectory {
+      directories.remove(destination)
+      let prefix = source + "/"
+      for directory in directories where directory == source || directory.hasPrefix(prefix) {
+        directories.remove(directory)
+        directories.insert(destination + directory.dropFirst(source.count))
+      }
+      for (path, file) in names where path.hasPrefix(prefix) {
+        names[path] = nil
+        names[destination + path.dropFirst(source.count)] = file
+      }
+    } else {
+      let file = names[source]!
+      names[source] = nil
+      names[destination] = file
+    }
+  }
+
+  mutating func makeDirectory() throws {
+    let path = pick(Self.paths)
+    log("mkdir \(path)")
+    let result = capture { () throws(Errno) in try fs.mkdir(path) }
+    if let error = parentError(path) { return try expectFailure(error, result) }
+    if names[path] != nil || directories.contains(path) { return try expectFailure(.fileExists, result) }
+    try unwrap(result)
+    directories.insert(path)
+  }
+
+  mutating func removeDirectory() throws {
+    let path = pick(Self.paths)
+    log("rmdir \(path)")
+    let result = capture { () throws(Errno) in try fs.rmdir(path) }
+    if let error = parentError(path) { return try expectFailure(error, result) }
+    if names[path] != nil { return try expectFailure(.notDirectory, result) }
+    if !directories.contains(path) { return try expectFailure(.noSuchFileOrDirectory, result) }
+    if !isEmptyDirectory(path) { return try expectFailure(.directoryNotEmpty, result) }
+    try unwrap(result)
+    directories.remove(path)
+  }
+
+  /// What resolving the directories above `path` fails with (walking from the root).
+  func parentError(_ path: String) -> Errno? {
+    var prefix = ""
+    for component in path.split(separator: "/").dropLast() {
+      prefix += "/" + component
+      if names[prefix] != nil { return .notDirectory }
+      if !directories.contains(prefix) { return .noSuchFileOrDirectory }
+    }
+    return nil
+  }
+
+  func isEmptyDirectory(_ path: String) -> Bool {
+    let prefix = path + "/"
+    return !names.keys.contains { $0.hasPrefix(prefix) } && !directories.contains { $0.hasPrefix(prefix) }
   }
 
   mutating func stat() throws {
     let path = pick(Self.paths)
     log("stat \(path)")
     let result = capture { () throws(Errno) in try fs.stat(path) }
+    if let error = parentError(path) { return try expectFailure(error, result) }
+    if directories.contains(path) {
+      return try check(try unwrap(result).type == .directory, "stat type of \(path)")
+    }
     guard let file = names[path] else { return try expectFailure(.noSuchFileOrDirectory, result) }
     let status = try unwrap(result)
     try check(status.size == Int64(file.bytes.count), "stat size \(status.size) != \(file.bytes.count)")
@@ -260,8 +379,8 @@ struct FsxRun {
   }
 
   mutating func badDescriptor() throws {
-    let number = Int32.random(in: 0..<Int32(Self.maxDescriptors + 2), using: &random)
-    guard descriptors[number] == nil else { return }
+    let start = Int32.random(in: 0..<Int32(Self.maxDescriptors + 2), using: &random)
+    let number = (start...).first { descriptors[$0] == nil }!
     log("read of closed \(number)")
     try expectFailure(.badFileDescriptor,
                       capture { () throws(Errno) in try fs.read(.init(rawValue: number), upToCount: 1) })
@@ -286,19 +405,23 @@ struct FsxRun {
       })
       try check(contents == file.bytes, "contents of \(path) differ from the model")
     }
-    for directory in ["/", "/d", "/e"] {
+    for directory in directories {
       let listed = try unwrap(capture { () throws(Errno) in try fs.readdir(directory) })
-        .filter { $0.type == .regular }.map { directory == "/" ? "/" + $0.name : directory + "/" + $0.name }
-      let expected = names.keys.filter {
-        directory == "/" ? $0.split(separator: "/").count == 1 : $0.hasPrefix(directory + "/")
+        .map { (directory == "/" ? "/" : directory + "/") + $0.name + ($0.type == .directory ? "/" : "") }
+      let prefix = directory == "/" ? "/" : directory + "/"
+      let children = names.keys.map { $0 } + directories.filter { $0 != "/" }.map { $0 + "/" }
+      let expected = children.filter {
+        $0 != prefix && $0.hasPrefix(prefix)
+          && !$0.dropFirst(prefix.count).dropLast($0.hasSuffix("/") ? 1 : 0).contains("/")
       }.sorted()
-      try check(listed == expected, "readdir \(directory): \(listed) != \(expected)")
+      try check(listed.sorted() == expected, "readdir \(directory): \(listed) != \(expected)")
     }
     var live: [ObjectIdentifier: Int] = [:]
     for file in names.values { live[ObjectIdentifier(file)] = file.bytes.count }
     for descriptor in descriptors.values { live[ObjectIdentifier(descriptor.file)] = descriptor.file.bytes.count }
     let statistics = fs.statistics
     try check(statistics.files == names.count, "statistics files \(statistics.files) != \(names.count)")
+    try check(statistics.directories == directories.count - 1, "statistics directories")
     try check(statistics.logicalBytes == live.values.reduce(0, +),
               "statistics logical bytes \(statistics.logicalBytes) != \(live.values.reduce(0, +))")
     try check(statistics.openDescriptors == descriptors.count, "statistics descriptors")
@@ -319,6 +442,7 @@ struct FsxRun {
   }
 
   func expectFailure<R>(_ expected: Errno, _ result: Result<R, Errno>) throws {
+    tally.sawExpectedFailure = true
     switch result {
     case .success(let value):
       throw FsxFailure(operation: step, message: "expected \(expected), got \(value)")
@@ -337,6 +461,7 @@ struct FsxRun {
 
   mutating func log(_ line: String) {
     log.append("#\(step) \(line)")
+    lastKind = String(line.prefix { $0 != " " })
     if log.count > 64 { log.removeFirst(32) }
   }
 
