@@ -171,7 +171,10 @@ struct WatchCommand: AsyncParsableCommand {
         let feed = try FileCreationFeed(hook: choice)
         defer { feed.close() }
         emit("watching with \(feed.activeHook); Ctrl-C stops")
-        for await event in feed.events() {
+        // A live tool mostly waits: spin briefly, then block on the doorbell instead of
+        // holding a core (no system call per event while events keep coming).
+        while true {
+            guard let event = feed.next(spinningFor: .microseconds(50), timeout: .seconds(1)) else { continue }
             if let directory, !event.name.hasPrefix(directory) { continue }
             emit("\(event.timestampNanoseconds) pid \(event.pid) \(event.command) mode \(String(event.mode, radix: 8)): \(event.name)")
         }

@@ -33,26 +33,22 @@ struct BPFObjectPlugin: BuildToolPlugin {
       #error("unsupported host architecture for BPF headers")
     #endif
 
-    var commands: [Command] = []
-    for source in sources {
-      let stem = String(source.dropLast(".bpf.c".count))
-      let sourceURL = bpfDirectory.appending(path: source)
-      let swiftFile = work.appending(path: "BPFObject_\(stem).swift")
-      commands.append(
-        .buildCommand(
-          displayName: "Compiling BPF program \(source)",
-          executable: embed,
-          arguments: [
-            clang.path, objcopy.path, work.path, stem, swiftFile.path, "--",
-            "-target", "bpf", "-mcpu=v4", "-O2", "-g", "-Wall", "-Werror",
-            "-D__TARGET_ARCH_\(targetArch)",
-            "-I", includeDirectory.path,
-            "-idirafter", "/usr/include/\(multiarch)",
-            "-c", sourceURL.path,
-          ],
-          inputFiles: [sourceURL, clang, objcopy] + headerURLs,
-          outputFiles: [swiftFile]))
-    }
-    return commands
+    // One command for all programs, with the bpf/ directory itself among the inputs, so
+    // a newly added program is compiled even by a build that did not re-plan.
+    let swiftFile = work.appending(path: "EmbeddedBPFObjects.swift")
+    let command = Command.buildCommand(
+      displayName: "Compiling BPF programs in bpf/ with the toolchain's clang",
+      executable: embed,
+      arguments: [
+        clang.path, objcopy.path, work.path, bpfDirectory.path, swiftFile.path, "--",
+        "-target", "bpf", "-mcpu=v4", "-O2", "-g", "-Wall", "-Werror",
+        "-D__TARGET_ARCH_\(targetArch)",
+        "-I", includeDirectory.path,
+        "-idirafter", "/usr/include/\(multiarch)",
+      ],
+      inputFiles: [bpfDirectory, includeDirectory, clang, objcopy]
+        + sources.map { bpfDirectory.appending(path: $0) } + headerURLs,
+      outputFiles: [swiftFile])
+    return [command]
   }
 }
