@@ -8,8 +8,9 @@ import SystemPackage
 ///
 /// The API follows POSIX and swift-system: every call names its C function, takes
 /// swift-system's `AccessMode`/`OpenOptions`/`FilePermissions`/`SeekOrigin` and throws
-/// an `Errno`. Paths are absolute and normalised lexically (`.`, `..`, repeated `/`);
-/// `..` of the root is the root. Permission bits are stored and reported but not
+/// an `Errno`. Paths are absolute (a relative path is EINVAL) and normalised lexically
+/// (`.`, `..`, repeated `/`); `..` of the root is the root. There are no symbolic links,
+/// so lexical `..` agrees with the tree, except that `/file/..` is `/` (not ENOTDIR). Permission bits are stored and reported but not
 /// enforced (the caller is the only user). All calls are thread-safe.
 public final class ErmFS: Sendable {
   /// The configuration this instance was created with.
@@ -423,7 +424,8 @@ public final class ErmFS: Sendable {
   /// - Throws: ENOENT (no source, or no destination directory), ENOTDIR (a directory
   ///   over a file, or a path component not a directory), EISDIR (a file over a
   ///   directory), ENOTEMPTY (a directory over a non-empty one), EINVAL (a directory
-  ///   into its own subtree), EBUSY (the root), ENAMETOOLONG.
+  ///   into its own subtree, or a last component `.` or `..`), EBUSY (the root),
+  ///   ENAMETOOLONG.
   public func rename(_ source: String, to destination: String) throws(Errno) {
     let from = try Path(source)
     let to = try Path(destination)
@@ -452,8 +454,8 @@ public final class ErmFS: Sendable {
   /// The corresponding C function is `rmdir`.
   ///
   /// - Parameter path: absolute path of the directory.
-  /// - Throws: ENOENT, ENOTDIR (not a directory), ENOTEMPTY, EBUSY (the root), EINVAL,
-  ///   ENAMETOOLONG.
+  /// - Throws: ENOENT, ENOTDIR (not a directory), ENOTEMPTY, EBUSY (the root), EINVAL
+  ///   (a last component `.` or `..`, or a bad path), ENAMETOOLONG.
   public func rmdir(_ path: String) throws(Errno) {
     try registry.removeDirectory(try Path(path))
   }

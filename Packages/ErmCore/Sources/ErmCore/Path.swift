@@ -9,6 +9,8 @@ struct Path: Hashable, Sendable, CustomStringConvertible {
   var components: [String]
   /// The text ended in `/` (e.g. `/a/`): the final component must then be a directory.
   var requiresDirectory: Bool
+  /// The text's last component was `.` or `..` (rmdir and rename refuse those: EINVAL).
+  var endsInDot = false
 
   static let root = Path(components: [], requiresDirectory: false)
 
@@ -28,18 +30,23 @@ struct Path: Hashable, Sendable, CustomStringConvertible {
     guard bytes.count <= Path.maximumLength else { throw .fileNameTooLong }
     guard bytes[0] == UInt8(ascii: "/") else { throw .invalidArgument }
     var components: [String] = []
+    var lastWasDot = false
     for piece in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
       guard piece.count <= Path.maximumComponentLength else { throw .fileNameTooLong }
+      lastWasDot = true
       if piece.count == 1 && piece.first == UInt8(ascii: ".") { continue }
       if piece.count == 2 && piece.allSatisfy({ $0 == UInt8(ascii: ".") }) {
         // `..` of the root is the root: a path never escapes.
         if !components.isEmpty { components.removeLast() }
         continue
       }
+      lastWasDot = false
       components.append(String(decoding: piece, as: UTF8.self))
     }
     self.components = components
-    self.requiresDirectory = bytes.last == UInt8(ascii: "/") && !components.isEmpty
+    // `/a/` and `/a/.` name a directory: a file there is ENOTDIR.
+    self.requiresDirectory = (bytes.last == UInt8(ascii: "/") || lastWasDot) && !components.isEmpty
+    self.endsInDot = lastWasDot
   }
 
   init(components: [String], requiresDirectory: Bool) {

@@ -142,6 +142,7 @@ final class LockedPathRegistry: PathRegistry {
       let parent = try parentDirectory(of: path, in: tree)
       guard let inode = tree.children[parent.number]?[name] else { throw .noSuchFileOrDirectory }
       guard inode.isDirectory else { throw .notDirectory }
+      if path.endsInDot { throw .invalidArgument }  // POSIX: rmdir("d/.") is EINVAL
       guard tree.children[inode.number]?.isEmpty ?? true else { throw .directoryNotEmpty }
       tree.children[parent.number]![name] = nil
       tree.children[inode.number] = nil
@@ -177,6 +178,7 @@ final class LockedPathRegistry: PathRegistry {
       guard let sourceName = source.name, let destinationName = destination.name else {
         throw .resourceBusy  // the root cannot be moved or replaced
       }
+      if source.endsInDot || destination.endsInDot { throw .invalidArgument }
       let sourceParent = try parentDirectory(of: source, in: tree)
       guard let moving = tree.children[sourceParent.number]?[sourceName] else {
         throw .noSuchFileOrDirectory

@@ -57,4 +57,25 @@ final class PathTests: XCTestCase {
     try fs.put("/grüße-日本", [1])
     XCTAssertEqual(try fs.readdir("/").map(\.name), ["grüße-日本"])
   }
+
+  func testFileFollowedByDotIsENOTDIR() throws {
+    let fs = try makeFS()
+    try fs.put("/a", [1])
+    assertErrno(.notDirectory) { () throws(Errno) in try fs.stat("/a/.") }
+  }
+
+  func testRmdirOfAPathEndingInDotIsEINVAL() throws {
+    let fs = try makeFS()
+    try fs.mkdir("/d")
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.rmdir("/d/.") }
+    XCTAssertEqual(try fs.stat("/d").type, .directory)
+  }
+
+  func testRenameOfAPathEndingInDotIsEINVAL() throws {
+    let fs = try makeFS()
+    try fs.mkdir("/d")
+    try fs.mkdir("/e")
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d/.", to: "/x") }
+    assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d", to: "/e/.") }
+  }
 }
