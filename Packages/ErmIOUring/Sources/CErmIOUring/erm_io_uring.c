@@ -65,6 +65,10 @@ int erm_ring_submit_and_wait(erm_ring *r, unsigned wait_nr) {
   return io_uring_submit_and_wait(&r->ring, wait_nr);
 }
 
+int erm_ring_submit(erm_ring *r) { return io_uring_submit(&r->ring); }
+
+unsigned erm_ring_cq_ready(const erm_ring *r) { return io_uring_cq_ready(&r->ring); }
+
 unsigned erm_ring_reap(erm_ring *r, erm_completion *out, unsigned max) {
   // Copy in small batches so no pointer into the completion ring escapes the shim.
   struct io_uring_cqe *cqes[64];

@@ -7,7 +7,10 @@
 // writes into empty files (page allocation included, as in a real export).
 //
 // Usage: ermiouring-bench [--case small|medium|large|all] [--method pwrite|uring|iorings|all]
-//                         [--repeat N] [--depth D]
+//                         [--repeat N] [--depth D] [--inline-probe]
+// --inline-probe instead submits one batch of `depth` writes per case without waiting and
+// reports how many had completed when io_uring_enter returned (done inline by the
+// submitting thread) versus later (handed to io-wq kernel worker threads).
 import CErmIOUring
 import ErmIOUring
 import SystemPackage
@@ -41,6 +44,7 @@ var selectedCases = allCases
 var selectedMethods = allMethods
 var repeats = 5
 var depth = 256
+var inlineProbe = false
 do {
   var arguments = CommandLine.arguments.dropFirst()
   func value(_ flag: String) -> String {
@@ -63,6 +67,8 @@ do {
     case "--depth":
       guard let n = Int(value(flag)), n > 0, n <= IOUring.maximumDepth else { fail("--depth needs 1...32768") }
       depth = n
+    case "--inline-probe":
+      inlineProbe = true
     default:
       fail("unknown argument \(flag)")
     }
@@ -184,6 +190,39 @@ func fmt(_ x: Double, _ digits: Int = 2) -> String {
   for _ in 0..<digits { p *= 10 }
   let r = (x * p).rounded() / p
   return "\(r)"
+}
+
+/// Submits `depth` writes into fresh memfds (or memfds just sized with ftruncate) without
+/// waiting; returns how many completions were ready when io_uring_enter returned.
+func inlineCompletions(size: Int, sizedFirst: Bool, depth: Int) -> Int {
+  guard let ring = erm_ring_create(UInt32(depth)) else { fail("io_uring_queue_init: \(Errno(rawValue: errno))") }
+  defer { erm_ring_destroy(ring) }
+  let source = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+  defer { source.deallocate() }
+  source.initializeMemory(as: UInt8.self, repeating: 0x5A)
+  let files = makeMemfds(depth)
+  defer { files.forEach { try? $0.close() } }
+  if sizedFirst { for fd in files { _ = ftruncate(fd.rawValue, off_t(size)) } }
+  for (i, fd) in files.enumerated() {
+    if erm_ring_prep_write(ring, fd.rawValue, source.baseAddress, UInt32(size), 0, UInt64(i)) != 0 { fail("prep") }
+  }
+  let submitted = erm_ring_submit(ring)
+  if submitted != Int32(depth) { fail("io_uring_submit: \(submitted)") }
+  let ready = Int(erm_ring_cq_ready(ring))
+  _ = erm_ring_submit_and_wait(ring, UInt32(depth))
+  return ready
+}
+
+if inlineProbe {
+  print("| writes of | into | completed inside io_uring_enter | finished later by io-wq workers |")
+  print("|---|---|---|---|")
+  for c in selectedCases where c.size <= 1 << 20 {
+    for sized in [false, true] {
+      let ready = inlineCompletions(size: c.size, sizedFirst: sized, depth: depth)
+      print("| \(c.size >> 10) KiB | \(depth) \(sized ? "memfds sized by ftruncate just before" : "fresh memfds") | \(ready) | \(depth - ready) |")
+    }
+  }
+  exit(0)
 }
 
 print("ermiouring-bench: depth \(depth), median of \(repeats) runs, fresh memfds per run")

@@ -207,3 +207,28 @@ extension IOUringTests {
 
 /// RLIMIT_FSIZE imported as an enum case on Glibc; its raw value is what setrlimit takes.
 let RLIMIT_FSIZE_VALUE = __rlimit_resource_t(RLIMIT_FSIZE.rawValue)
+
+extension IOUringTests {
+  @Test func resultsFollowRequestOrderWhenASlowOperationCompletesLast() throws {
+    // The pipe write needs many resubmissions and completes after the memfd writes.
+    let pipe = try DrainedPipe(capacity: 4096)
+    let ring = try IOUring(depth: 8)
+    let buffers = BufferSet()
+    var files: [FileDescriptor] = []
+    defer { files.forEach { try? $0.close() } }
+    let streamed = pattern(count: 512 * 1024, seed: 11)
+    var requests = [WriteRequest(descriptor: pipe.writeEnd, bytes: buffers.add(streamed))]
+    for i in 0..<20 {
+      let fd = try makeMemfd("order-\(i)")
+      files.append(fd)
+      requests.append(WriteRequest(descriptor: fd, bytes: buffers.add(pattern(count: 100 + i, seed: 200 + i))))
+    }
+    let results = try ring.write(requests)
+    #expect(results[0] == IOResult(bytesTransferred: streamed.count))
+    for i in 0..<20 {
+      #expect(results[i + 1] == IOResult(bytesTransferred: 100 + i), "operation \(i + 1)")
+      #expect(try contents(of: files[i]) == pattern(count: 100 + i, seed: 200 + i))
+    }
+    #expect(try pipe.finish() == streamed)
+  }
+}

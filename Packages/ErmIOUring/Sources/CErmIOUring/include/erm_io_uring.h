@@ -51,6 +51,13 @@ int erm_ring_prep_read(erm_ring *ring, int fd, void *buf, unsigned nbytes,
 /// Returns the number submitted, or a negative errno.
 int erm_ring_submit_and_wait(erm_ring *ring, unsigned wait_nr);
 
+/// `io_uring_submit`: submits every prepared entry without waiting (one io_uring_enter).
+/// Returns the number submitted, or a negative errno.
+int erm_ring_submit(erm_ring *ring);
+
+/// `io_uring_cq_ready`: completions available right now, without a system call.
+unsigned erm_ring_cq_ready(const erm_ring *ring);
+
 /// `io_uring_peek_batch_cqe` + `io_uring_cq_advance`: copies up to `max` completions that
 /// are already available into `out` and marks them seen. Never waits. Returns the count.
 unsigned erm_ring_reap(erm_ring *ring, erm_completion *out, unsigned max);
