@@ -26,9 +26,10 @@ func makeMemfd(_ name: String = "ermiouring-test", sealing: Bool = false) throws
   return FileDescriptor(rawValue: fd)
 }
 
-/// A regular file in the system temporary directory, already unlinked.
+/// A regular file in the temporary directory ($TMPDIR, else /tmp), already unlinked.
 func makeRegularFile() throws -> FileDescriptor {
-  var template = Array("/tmp/ermiouring-XXXXXX".utf8CString)
+  let directory = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
+  var template = Array("\(directory)/ermiouring-XXXXXX".utf8CString)
   let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
   if fd < 0 { throw Errno(rawValue: errno) }
   _ = template.withUnsafeBufferPointer { unlink($0.baseAddress!) }
