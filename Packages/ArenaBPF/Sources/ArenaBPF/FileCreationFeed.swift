@@ -66,56 +66,28 @@ public final class FileCreationFeed: @unchecked Sendable {
     case .auto: candidates = FileCreationHook.allCases
     case .only(let only): candidates = [only]
     }
+    guard ARENA_IS_POW2(capacity), capacity >= 2 else { throw .invalidArgument }
     var reasons: [String] = []
-    var loaded: (FileCreationHook, BPFProgramSet)?
+    var ready: (hook: FileCreationHook, set: BPFProgramSet, arena: Arena)?
     for candidate in candidates {
       do {
-        loaded = (candidate, try BPFProgramSet(.fileEvents, programs: candidate.programs))
+        let set = try BPFProgramSet(.fileEvents, programs: candidate.programs)
+        // A hook that loads may still fail to attach (e.g. BPF LSM not in the active
+        // LSM list): then the next hook is tried too.
+        let arena = try Self.start(set, hook: candidate, structure: structure, capacity: capacity,
+                                   process: process, reasons: &reasons)
+        ready = (candidate, set, arena)
         break
+      } catch .invalidArgument {
+        throw .invalidArgument
       } catch {
         reasons.append("\(candidate.rawValue): \(error.errno)")
       }
     }
-    guard let (active, set) = loaded else {
-      throw .kernel(.notPermitted, detail: "no file-creation hook loads: " + reasons.joined(separator: "; "))
+    guard let (active, set, arena) = ready else {
+      throw .kernel(.notPermitted, detail: "no file-creation hook loads and attaches: " + reasons.joined(separator: "; "))
     }
-    let (base, byteCount) = try set.mapArena()
-
-    // Layout: control page, the structure, then the pool of event nodes.
-    let nodeSize = ermfs_arena_event_node_size()
-    let structureOffset: UInt32 = 4096
-    let structureBytes = ArenaStructure.align(Int(ermfs_arena_bytes(structure.rawValue, capacity)))
-    let poolOffset = UInt32((Int(structureOffset) + structureBytes + 4095) / 4096 * 4096)
-    // Michael-Scott and Treiber take one extra node per value they hold (+1 dummy).
-    let nodes = structure == .mpmc ? capacity : 2 * capacity + 1
-    guard ARENA_IS_POW2(capacity), capacity >= 2,
-      Int(poolOffset) + Int(ermfs_arena_pool_bytes(nodeSize, nodes)) <= byteCount
-    else { throw .invalidArgument }
-    ermfs_arena_control_init(base)
-    var status = ermfs_arena_pool_init(base, poolOffset, nodeSize, nodes)
-    guard status == 0 else { throw ArenaError(status: status) }
-    status = ermfs_arena_init(structure.rawValue, base, structureOffset, capacity, poolOffset)
-    guard status == 0 else { throw ArenaError(status: status) }
-    ermfs_arena_control_set_events(
-      base, structure.rawValue, structureOffset, poolOffset, active.code, UInt32(bitPattern: process ?? 0))
-
-    var attached: [String] = []
-    for program in active.programs {
-      do {
-        try set.attach(program)
-        attached.append(program)
-      } catch {
-        // Enter/exit come in pairs; a tracepoint missing on this architecture is skipped.
-        if active != .tracepoint { throw error }
-        reasons.append("\(program): \(error.errno)")
-      }
-    }
-    guard attached.contains("tp_enter_openat") && attached.contains("tp_exit_openat") || active != .tracepoint
-    else { throw .kernel(.noSuchFileOrDirectory, detail: "sys_enter_openat/sys_exit_openat did not attach") }
-    var doorbell: OpaquePointer?
-    let ringStatus = ermfs_bpf_ringbuf_open(set.rawHandle, "doorbell", { _, _, _ in 0 }, nil, &doorbell)
-    guard ringStatus == 0 else { throw .system(Errno(rawValue: -ringStatus)) }
-    ermfs_arena_control_enable_events(base, 1)
+    let (base, structureOffset, poolOffset, nodes, attached, doorbell) = arena
 
     self.doorbell = doorbell
     self.activeHook = active
@@ -127,6 +99,55 @@ public final class FileCreationFeed: @unchecked Sendable {
     self.structureOffset = structureOffset
     self.poolOffset = poolOffset
     self.poolNodes = nodes
+  }
+
+  /// Where a started feed's pieces are.
+  typealias Arena = (
+    base: UnsafeMutableRawPointer, structureOffset: UInt32, poolOffset: UInt32, nodes: UInt32,
+    attached: [String], doorbell: OpaquePointer?
+  )
+
+  /// Lays out the arena of a loaded program set, attaches the hook's programs, opens the
+  /// doorbell and enables publishing.
+  private static func start(
+    _ set: BPFProgramSet, hook: FileCreationHook, structure: ArenaStructureKind, capacity: UInt32,
+    process: Int32?, reasons: inout [String]
+  ) throws(ArenaError) -> Arena {
+    let (base, byteCount) = try set.mapArena()
+    // Layout: control page, the structure, then the pool of event nodes.
+    let nodeSize = ermfs_arena_event_node_size()
+    let structureOffset: UInt32 = 4096
+    let structureBytes = ArenaStructure.align(Int(ermfs_arena_bytes(structure.rawValue, capacity)))
+    let poolOffset = UInt32((Int(structureOffset) + structureBytes + 4095) / 4096 * 4096)
+    // Michael-Scott and Treiber take one extra node per value they hold (+1 dummy).
+    let nodes = structure == .mpmc ? capacity : 2 * capacity + 1
+    guard Int(poolOffset) + Int(ermfs_arena_pool_bytes(nodeSize, nodes)) <= byteCount else { throw .invalidArgument }
+    ermfs_arena_control_init(base)
+    var status = ermfs_arena_pool_init(base, poolOffset, nodeSize, nodes)
+    guard status == 0 else { throw ArenaError(status: status) }
+    status = ermfs_arena_init(structure.rawValue, base, structureOffset, capacity, poolOffset)
+    guard status == 0 else { throw ArenaError(status: status) }
+    ermfs_arena_control_set_events(
+      base, structure.rawValue, structureOffset, poolOffset, hook.code, UInt32(bitPattern: process ?? 0))
+
+    var attached: [String] = []
+    for program in hook.programs {
+      do {
+        try set.attach(program)
+        attached.append(program)
+      } catch {
+        // Enter/exit come in pairs; a tracepoint missing on this architecture is skipped.
+        if hook != .tracepoint { throw error }
+        reasons.append("\(program): \(error.errno)")
+      }
+    }
+    guard hook != .tracepoint || attached.contains("tp_enter_openat") && attached.contains("tp_exit_openat")
+    else { throw .kernel(.noSuchFileOrDirectory, detail: "sys_enter_openat/sys_exit_openat did not attach") }
+    var doorbell: OpaquePointer?
+    let ringStatus = ermfs_bpf_ringbuf_open(set.rawHandle, "doorbell", { _, _, _ in 0 }, nil, &doorbell)
+    guard ringStatus == 0 else { throw .system(Errno(rawValue: -ringStatus)) }
+    ermfs_arena_control_enable_events(base, 1)
+    return (base, structureOffset, poolOffset, nodes, attached, doorbell)
   }
 
   deinit {

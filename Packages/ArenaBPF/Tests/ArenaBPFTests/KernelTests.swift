@@ -97,6 +97,11 @@ struct KernelTests {
     #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(structure: .spsc) }
   }
 
+  @Test func feedRejectsCapacitiesTheArenaCannotHold() {
+    #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(capacity: 6) }
+    #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(capacity: 1 << 24) }
+  }
+
   @Test(arguments: [ArenaStructureKind.spsc, .mpmc, .msqueue, .treiber, .uring])
   func kernelLaneConsumesEveryPushedValue(_ kind: ArenaStructureKind) throws {
     let lane = try KernelLane(kind: kind, capacity: 4096)
