@@ -4,7 +4,8 @@ import PackageDescription
 let package = Package(
   name: "ErmCore",
   products: [
-    .library(name: "ErmCore", targets: ["ErmCore"])
+    .library(name: "ErmCore", targets: ["ErmCore"]),
+    .executable(name: "ermcore-bench", targets: ["ermcore-bench"]),
   ],
   dependencies: [
     .package(path: "../ErmAlloc"),
@@ -19,6 +20,11 @@ let package = Package(
         .product(name: "ErmCompress", package: "ErmCompress"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
+    ),
+    // Design-choice benchmark (scripts/bench/35-ermcore.sh builds it -c release).
+    .executableTarget(
+      name: "ermcore-bench",
+      dependencies: ["ErmCore", .product(name: "SystemPackage", package: "swift-system")]
     ),
     .testTarget(
       name: "ErmCoreTests",
