@@ -103,7 +103,7 @@ struct ArenaCommand: AsyncParsableCommand {
         }
 
         func runLane(_ kind: ArenaStructureKind) throws {
-            let lane = try KernelLane(kind: kind, capacity: 4096)
+            let lane = try KernelLane(kind: kind, capacity: kind == .hashset ? 1 << 20 : 4096)
             emit("structure \(kind): user -> kernel lane, drained by SEC(\"syscall\") lane_drain")
             let deadline = ContinuousClock.now + .seconds(seconds)
             var pushed: UInt64 = 0
@@ -118,6 +118,11 @@ struct ArenaCommand: AsyncParsableCommand {
                     checksum &+= key
                     key += 1
                     batch += 1
+                }
+                if batch == 0 && kind == .hashset {
+                    // Removed keys leave tombstones that are never reused (arena_hashset.h).
+                    emit("hash set full: every slot holds a key or a tombstone; stopping")
+                    break
                 }
                 pushed += batch
                 if kind == .hashset { lane.announceKeys(first: first, count: batch) }
