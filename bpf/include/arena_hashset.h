@@ -88,14 +88,18 @@ ARENA_INLINE int arena_hashset_push(arena_base_t base, arena_off_t at, arena_u64
 	return -ARENA_EFULL;
 }
 
-/* Finds the slot holding `key`; returns its index or -1 when an empty slot ends the probe. */
+/* Finds the slot holding `key`: its index, -1 when an empty slot (or the whole table)
+ * ends the probe, -2 when the BPF loop budget ran out first (never taken for absent). */
 ARENA_INLINE arena_s64 arena_hashset_find_(struct arena_hashset __arena *h, arena_u64 key)
 {
 	arena_u64 i = arena_hashset_hash_(key), probes;
 
-	for (probes = 0; probes <= h->mask && arena_may_loop(); probes++, i++) {
-		arena_u64 seen = arena_atomic_load(&h->slots[i & h->mask], ARENA_ACQUIRE);
+	for (probes = 0; probes <= h->mask; probes++, i++) {
+		arena_u64 seen;
 
+		if (!arena_may_loop())
+			return -2;
+		seen = arena_atomic_load(&h->slots[i & h->mask], ARENA_ACQUIRE);
 		if (seen == key)
 			return (arena_s64)(i & h->mask);
 		if (seen == ARENA_HASHSET_EMPTY)
@@ -104,6 +108,7 @@ ARENA_INLINE arena_s64 arena_hashset_find_(struct arena_hashset __arena *h, aren
 	return -1;
 }
 
+/* For user space: in BPF a probe that runs out of loop budget answers "absent". */
 ARENA_INLINE int arena_hashset_contains(arena_base_t base, arena_off_t at, arena_u64 key)
 {
 	struct arena_hashset __arena *h = ARENA_PTR(base, struct arena_hashset, at);
@@ -113,7 +118,8 @@ ARENA_INLINE int arena_hashset_contains(arena_base_t base, arena_off_t at, arena
 	return arena_hashset_find_(h, key) >= 0;
 }
 
-/* Removes *value; exactly one of several racing removers of a key succeeds. */
+/* Removes *value; exactly one of several racing removers of a key succeeds.
+ * -ARENA_EEMPTY when absent, -ARENA_ELOOP (BPF) when the probe ran out of budget. */
 ARENA_INLINE int arena_hashset_pop(arena_base_t base, arena_off_t at, arena_u64 *value)
 {
 	struct arena_hashset __arena *h = ARENA_PTR(base, struct arena_hashset, at);
@@ -123,6 +129,8 @@ ARENA_INLINE int arena_hashset_pop(arena_base_t base, arena_off_t at, arena_u64 
 	if (key == ARENA_HASHSET_EMPTY || key == ARENA_HASHSET_TOMBSTONE)
 		return -ARENA_EINVAL;
 	index = arena_hashset_find_(h, key);
+	if (index == -2)
+		return -ARENA_ELOOP;
 	if (index < 0)
 		return -ARENA_EEMPTY;
 	if (arena_atomic_cmpxchg(&h->slots[index], key, ARENA_HASHSET_TOMBSTONE, ARENA_ACQ_REL, ARENA_ACQUIRE) != key)
@@ -135,6 +143,7 @@ ARENA_INLINE int arena_hashset_verify(arena_base_t base, arena_off_t at, arena_u
 {
 	struct arena_hashset __arena *h = ARENA_PTR(base, struct arena_hashset, at);
 	arena_u64 i, n = 0;
+	arena_s64 index;
 
 	if (h->magic != ARENA_HASHSET_MAGIC || h->mask + 1 != h->capacity)
 		return -ARENA_ECORRUPT;
@@ -144,7 +153,10 @@ ARENA_INLINE int arena_hashset_verify(arena_base_t base, arena_off_t at, arena_u
 		if (key == ARENA_HASHSET_EMPTY || key == ARENA_HASHSET_TOMBSTONE)
 			continue;
 		/* The first match on its probe path must be this very slot. */
-		if (arena_hashset_find_(h, key) != (arena_s64)i)
+		index = arena_hashset_find_(h, key);
+		if (index == -2)
+			return -ARENA_ELOOP;
+		if (index != (arena_s64)i)
 			return -ARENA_ECORRUPT;
 		n++;
 	}
