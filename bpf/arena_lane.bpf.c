@@ -68,6 +68,9 @@ int lane_drain(void *ctx)
 			consumed++;
 			checksum += value;
 		}
+		/* Leaving with OK means the loop budget ended it, not an empty structure. */
+		if (status == ARENA_OK)
+			status = -ARENA_ELOOP;
 	}
 	arena_atomic_add(&control->lane_consumed, consumed, ARENA_RELAXED);
 	arena_atomic_add(&control->lane_checksum, checksum, ARENA_RELAXED);
