@@ -39,6 +39,16 @@ let package = Package(
     ),
     // A C program linking the C API, run by CAPITests.
     .executableTarget(name: "ermfd-c-test", dependencies: ["ErmFDC", "CErmFSAPI"]),
+    // Benchmarks (scripts/bench/35-ermfd.sh, built -c release).
+    .executableTarget(
+      name: "ermfd-bench",
+      dependencies: [
+        "ErmFD", "CErmFD",
+        .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "ErmIOUring", package: "ErmIOUring"),
+        .product(name: "SystemPackage", package: "swift-system"),
+      ]
+    ),
     // The second process of the fd-passing tests (client or server across a real
     // process boundary). Not a product: tests find it beside their own binary.
     .executableTarget(

@@ -56,11 +56,36 @@ extension ErmFS {
   }
 }
 
+/// How the bytes of an export reach the memfd. Measured in docs/bench/ermfd.md: on
+/// this project's machine `pwrite` of 1 MiB pieces beats filling a `MAP_POPULATE`
+/// mapping (whose pages are zeroed first and mapped into this process), so it is the
+/// default; both keep memory bounded (no buffer of the whole file).
+@_spi(Benchmark)
+public enum ExportCopyPath: Sendable {
+  /// Copy or decompress 1 MiB at a time into a buffer and `pwrite` it (the default).
+  case staged
+  /// `ftruncate`, `mmap(MAP_SHARED|MAP_POPULATE)`, copy or decompress into the mapping.
+  case mapped
+
+  public static let `default` = ExportCopyPath.staged
+}
+
+@_spi(Benchmark)
+extension ErmFS {
+  /// ``export(_:options:)`` through a chosen copy path (for benchmarks).
+  public func export(_ path: String, options: ExportOptions = [],
+                     copyPath: ExportCopyPath) throws(Errno) -> FileDescriptor {
+    let flags = try MemfdExport.creationFlags(for: options)
+    return try withContents(ofPath: path) { (contents) throws(Errno) -> FileDescriptor in
+      try MemfdExport.export(contents, name: path, flags: flags, options: options, path: copyPath)
+    }
+  }
+}
+
 /// How contents reach a memfd (shared by `export` and `exportMany`).
 enum MemfdExport {
-  /// Files up to this size are copied into a small buffer and `pwrite`n; larger ones
-  /// are decompressed or copied straight into a shared mapping of the memfd. A mapping
-  /// costs mmap + munmap + page-table work that only pays off for larger files.
+  /// Files up to this size go through exportMany's io_uring staging batches; larger
+  /// ones are filled on their own (one file's copy costs more than its system calls).
   static let mappingThreshold = 256 * 1024
 
   /// `memfd_create` flags for `options`.
@@ -82,10 +107,10 @@ enum MemfdExport {
 
   /// Creates a memfd and fills it with `contents`. Closes it again on any error.
   static func export(_ contents: FileContents, name: String, flags: UInt32,
-                     options: ExportOptions) throws(Errno) -> FileDescriptor {
+                     options: ExportOptions, path: ExportCopyPath = .default) throws(Errno) -> FileDescriptor {
     let fd = try Memfd.create(name: name, flags: flags)
     do {
-      try fill(fd, from: contents)
+      try fill(fd, from: contents, path: path)
       if options.contains(.sealed) { try Memfd.addSeals(.export, to: fd) }
     } catch {
       try? fd.close()
@@ -94,28 +119,39 @@ enum MemfdExport {
     return fd
   }
 
+  /// Bytes copied (or decompressed) per `pwrite` on the staged path: small enough to
+  /// stay in cache between the copy and the kernel's copy into the memfd.
+  static let stagingPiece = 1 << 20
+
   /// Writes all of `contents` into the empty memfd `fd` at offset 0, leaving its file
   /// position at 0 and its size equal to the logical size.
-  static func fill(_ fd: FileDescriptor, from contents: FileContents) throws(Errno) {
+  static func fill(_ fd: FileDescriptor, from contents: FileContents,
+                   path: ExportCopyPath = .default) throws(Errno) {
     let size = contents.logicalSize
     if size == 0 { return }
-    if size <= mappingThreshold {
-      try copyThroughBuffer(fd, from: contents)
-    } else {
-      try copyThroughMapping(fd, from: contents)
+    switch path {
+    case .staged: try copyThroughBuffer(fd, from: contents)
+    case .mapped: try copyThroughMapping(fd, from: contents)
     }
   }
 
-  /// Small files: copy into a heap buffer, one `pwrite` (the write sizes the memfd).
+  /// Copy (or decompress) piece by piece into a bounded buffer and `pwrite` each piece:
+  /// the writes size the memfd; at most ``stagingPiece`` bytes are buffered.
   private static func copyThroughBuffer(_ fd: FileDescriptor, from contents: FileContents) throws(Errno) {
     let size = contents.logicalSize
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 64)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(size, stagingPiece), alignment: 64)
     defer { buffer.deallocate() }
-    try contents.copy(0..<size, into: buffer)
-    try writeAll(fd, UnsafeRawBufferPointer(buffer), at: 0)
+    var offset = 0
+    while offset < size {
+      let count = min(buffer.count, size - offset)
+      let piece = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+      try contents.copy(offset..<(offset + count), into: piece)
+      try writeAll(fd, UnsafeRawBufferPointer(piece), at: offset)
+      offset += count
+    }
   }
 
-  /// Large files: size the memfd, map it, copy or decompress straight into the mapping.
+  /// Size the memfd, map it, copy or decompress straight into the mapping.
   /// The mapping is gone before this returns (F_SEAL_WRITE needs that).
   private static func copyThroughMapping(_ fd: FileDescriptor, from contents: FileContents) throws(Errno) {
     let size = contents.logicalSize

@@ -2,7 +2,7 @@ import ErmCore
 import SystemPackage
 import XCTest
 
-@testable import ErmFD
+@_spi(Benchmark) @testable import ErmFD
 
 /// The export holds exactly the file's bytes, whatever its size and form.
 final class ExportContentTests: XCTestCase {
@@ -49,6 +49,18 @@ final class ExportContentTests: XCTestCase {
   func testIncompressibleClosedFileExportsByteExact() throws {
     // Random bytes are stored as raw chunks after close: the other stored form.
     try assertRoundTrip(try randomBytes(3 << 20), keepOpen: false, expectCompressed: false)
+  }
+
+  func testMappedCopyPathIsByteExactForEdgeSizes() throws {
+    for size in Self.sizes + [3 << 20] {
+      let fs = try makeFS()
+      let bytes = try compressibleBytes(size)
+      try put(fs, "/f", bytes)
+      let fd = try fs.export("/f", copyPath: .mapped)
+      defer { try? fd.close() }
+      XCTAssertEqual(try fileSize(fd), size)
+      XCTAssertEqual(contentHash(try readAll(fd)), contentHash(bytes))
+    }
   }
 
   func testExportStartsAtOffsetZero() throws {

@@ -3,7 +3,7 @@ import ErmCore
 import SystemPackage
 import XCTest
 
-@testable import ErmFD
+@_spi(Benchmark) @testable import ErmFD
 
 /// A sealed export cannot be changed by anyone, the receiver included.
 final class SealTests: XCTestCase {
@@ -51,11 +51,13 @@ final class SealTests: XCTestCase {
     assertThrows(.notPermitted) { try Memfd.addSeals(.futureWrite, to: fd) }
   }
 
-  func testLargeSealedExportIsSealedAfterTheMappingPath() throws {
-    // Above the mapping threshold the memfd was mapped shared and writable while filled:
-    // F_SEAL_WRITE only succeeds because that mapping is gone.
+  func testLargeSealedExportThroughTheMappingPathIsSealed() throws {
+    // The memfd was mapped shared and writable while filled: F_SEAL_WRITE only
+    // succeeds because that mapping is gone.
     let bytes = try compressibleBytes(2 << 20)
-    let fd = try sealedExport(bytes)
+    let fs = try makeFS()
+    try put(fs, "/f", bytes)
+    let fd = try fs.export("/f", options: .sealed, copyPath: .mapped)
     defer { try? fd.close() }
     XCTAssertTrue(try Memfd.seals(of: fd).contains(.write))
     XCTAssertEqual(contentHash(try readAll(fd)), contentHash(bytes))
