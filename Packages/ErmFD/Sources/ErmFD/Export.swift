@@ -16,11 +16,12 @@ extension ErmFS {
   /// writes do not change the export. The memfd is close-on-exec (`MFD_CLOEXEC`), named
   /// after `path` (`/memfd:PATH` in `/proc/PID/fd`), positioned at offset 0; `fstat`
   /// reports the logical size; it can be read, seeked and mapped. A compressed file is
-  /// decompressed straight into the memfd's pages: no buffer of the whole file is made.
+  /// decompressed 1 MiB at a time and written into the memfd: no buffer of the whole
+  /// file is made.
   /// The caller owns the descriptor and closes it.
   ///
-  /// The corresponding C functions are `memfd_create`, `ftruncate`, `mmap`/`pwrite`
-  /// and `fcntl(F_ADD_SEALS)`; for C callers, `ermfs_export_memfd`.
+  /// The corresponding C functions are `memfd_create`, `pwrite` and
+  /// `fcntl(F_ADD_SEALS)`; for C callers, `ermfs_export_memfd`.
   ///
   /// - Parameters:
   ///   - path: an absolute path in this file system.
@@ -88,19 +89,20 @@ enum MemfdExport {
   /// ones are filled on their own (one file's copy costs more than its system calls).
   static let mappingThreshold = 256 * 1024
 
-  /// `memfd_create` flags for `options`.
+  /// Whether the kernel knows `MFD_EXEC` / `MFD_NOEXEC_SEAL` (Linux 6.3+, which added
+  /// `vm.memfd_noexec` with them). A property of the running kernel: checked once.
+  static let kernelHasExecControl = access("/proc/sys/vm/memfd_noexec", F_OK) == 0
+
+  /// `memfd_create` flags for `options`. No system call: the policy itself is enforced by
+  /// the kernel (`MFD_EXEC` fails with EACCES when `vm.memfd_noexec` is 2).
   static func creationFlags(for options: ExportOptions) throws(Errno) -> UInt32 {
     guard options.isSubset(of: .all) else { throw .invalidArgument }
     var flags = ERMFD_MFD_CLOEXEC
     if options.contains(.sealed) { flags |= ERMFD_MFD_ALLOW_SEALING }
-    let policy = ExecutableMemfdPolicy.current
-    if options.contains(.executable) {
-      guard policy.permitsExecutableMemfds else { throw .permissionDenied }
-      if policy != .predatesExecControl { flags |= ERMFD_MFD_EXEC }
-    } else if policy != .predatesExecControl {
+    if kernelHasExecControl {
       // Ask for a non-executable memfd explicitly (it also keeps the kernel from logging
       // a warning about memfds created without either flag).
-      flags |= ERMFD_MFD_NOEXEC_SEAL
+      flags |= options.contains(.executable) ? ERMFD_MFD_EXEC : ERMFD_MFD_NOEXEC_SEAL
     }
     return flags
   }

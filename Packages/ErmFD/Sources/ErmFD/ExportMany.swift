@@ -11,9 +11,9 @@ extension ErmFS {
   /// decompressed) into a bounded staging buffer, and whenever the buffer is full its
   /// contents go to their memfds in one io_uring batch of positioned writes
   /// (`IORING_OP_WRITE`, whose length also sizes each memfd). Files larger than the
-  /// mapping threshold (256 KiB) are decompressed straight into a shared mapping of
-  /// their memfd instead, as ``export(_:options:)`` does: for them the copy, not the
-  /// system call, is the cost. See docs/decisions/memfd-export.md for the measurements.
+  /// threshold (256 KiB) are filled on their own as ``export(_:options:)`` does (1 MiB
+  /// pieces, `pwrite`): for them the copy, not the system call, is the cost. See
+  /// docs/decisions/memfd-export.md and docs/bench/ermfd.md for the measurements.
   ///
   /// One bad path does not fail the others: each path gets its own result, and a
   /// failed path leaves no descriptor behind. When io_uring is unavailable (disabled by
@@ -41,9 +41,10 @@ extension ErmFS {
 
 /// The state of one `exportMany` call.
 struct ExportBatch: ~Copyable {
-  /// Bytes of snapshots gathered before one io_uring batch is submitted.
-  static let stagingCapacity = 8 << 20
-  /// Writes in flight at once (a 4 KiB-file batch of 8 MiB is four submissions).
+  /// Bytes of snapshots gathered before one io_uring batch is submitted: small enough
+  /// to stay in cache until the kernel copies it (8 MiB measured slower than 1 MiB).
+  static let stagingCapacity = 1 << 20
+  /// Writes in flight at once.
   static let ringDepth = 512
 
   let fs: ErmFS

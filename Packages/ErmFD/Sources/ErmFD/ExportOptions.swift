@@ -14,8 +14,9 @@ public struct ExportOptions: OptionSet, Sendable, Hashable {
 
   /// Create the memfd executable (`MFD_EXEC`), ready for `fexecve`. Without it the memfd
   /// is created with `MFD_NOEXEC_SEAL` where the kernel knows that flag (Linux 6.3+), so
-  /// an export cannot be executed by accident. Throws EACCES when `vm.memfd_noexec` is 2
-  /// (the kernel forbids executable memfds); see ``ExecutableMemfdPolicy``.
+  /// an export cannot be executed by accident. The export throws EACCES when
+  /// `vm.memfd_noexec` is 2 (the kernel refuses `MFD_EXEC`); ``ExecutableMemfdPolicy``
+  /// explains it to users.
   public static let executable = ExportOptions(rawValue: 1 << 1)
 
   /// Every option this version knows; anything else makes an export throw EINVAL.

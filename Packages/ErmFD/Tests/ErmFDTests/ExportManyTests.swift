@@ -74,20 +74,29 @@ final class ExportManyTests: XCTestCase {
 
   func testDescriptorExhaustionFailsOnlyThePathsWithoutRoom() throws {
     let fs = try makeFS()
-    for i in 0..<5 { try put(fs, "/f\(i)", [UInt8(i)]) }
+    let count = 40
+    for i in 0..<count { try put(fs, "/f\(i)", [UInt8(i)]) }
     let ring = try IOUring(depth: 8)
     var saved = rlimit()
     XCTAssertEqual(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved), 0)
     var limited = saved
     var lowestFree: Int32 = 0
     while fcntl(lowestFree, F_GETFD) >= 0 { lowestFree += 1 }
-    limited.rlim_cur = rlim_t(lowestFree + 2)
+    // Room for a few memfds at most (other threads of the test runner may take some).
+    limited.rlim_cur = rlim_t(lowestFree + 4)
     XCTAssertEqual(setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limited), 0)
-    let results = try fs.exportMany((0..<5).map { "/f\($0)" }, ring: ring)
+    let results = try fs.exportMany((0..<count).map { "/f\($0)" }, ring: ring)
     _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &saved)
-    try check(results[0], holds: [0])
-    try check(results[1], holds: [1])
-    XCTAssertEqual(results[2...].map(\.failure), [.tooManyOpenFiles, .tooManyOpenFiles, .tooManyOpenFiles])
+    var failures = 0
+    for (i, result) in results.enumerated() {
+      switch result {
+      case .success: try check(result, holds: [UInt8(i)])
+      case .failure(let error):
+        XCTAssertEqual(error, .tooManyOpenFiles)
+        failures += 1
+      }
+    }
+    XCTAssertGreaterThanOrEqual(failures, count - 4)
   }
 
   func testSealedOptionSealsEveryExport() throws {
