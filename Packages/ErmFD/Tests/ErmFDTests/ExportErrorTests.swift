@@ -19,6 +19,19 @@ final class ExportErrorTests: XCTestCase {
     assertThrows(.isDirectory) { try fs.export("/d") }
   }
 
+  func testClosedErmFSDescriptorThrowsEBADF() throws {
+    let fs = try makeFS()
+    let fd = try fs.open("/f", .writeOnly, options: .create)
+    try fs.close(fd)
+    assertThrows(.badFileDescriptor) { try fs.export(fd, name: "/f") }
+  }
+
+  func testPathThroughAFileThrowsENOTDIR() throws {
+    let fs = try makeFS()
+    try put(fs, "/f", [1])
+    assertThrows(.notDirectory) { try fs.export("/f/inside") }
+  }
+
   func testRelativePathThrowsEINVAL() throws {
     let fs = try makeFS()
     assertThrows(.invalidArgument) { try fs.export("relative") }
