@@ -21,7 +21,7 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
-    // Design-choice benchmark (scripts/bench/35-ermcore.sh builds it -c release).
+    // Design-choice benchmark (scripts/bench/25-ermcore.sh builds it -c release).
     .executableTarget(
       name: "ermcore-bench",
       dependencies: ["ErmCore", .product(name: "SystemPackage", package: "swift-system")]

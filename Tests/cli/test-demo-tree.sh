@@ -25,7 +25,8 @@ echo "$out" | grep -q '^ERMFS' || { echo "$out"; echo "no ERMFS row"; exit 1; }
 echo "$out" | grep -q '^tmpfs' || { echo "$out"; echo "no tmpfs row"; exit 1; }
 # Every level and a small chunk size verify too.
 for level in 1 9; do
-  "$tool" demo --tmpfs none --level "$level" --chunk-kib 4 "$dir" | grep -q "verified $files/$files" \
+  out=$("$tool" demo --tmpfs none --level "$level" --chunk-kib 4 "$dir")
+  echo "$out" | grep -q "verified $files/$files" \
     || { echo "level $level failed"; exit 1; }
 done
 echo "demo verified $files files, $bytes bytes"
