@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(path: "../Packages/ErmCore"),
         .package(path: "../Packages/ErmCompress"),
+        .package(path: "../Packages/ErmFD"),
+        .package(path: "../Packages/ArenaBPF"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
     ],
@@ -19,6 +21,8 @@ let package = Package(
             dependencies: [
                 .product(name: "ErmCore", package: "ErmCore"),
                 .product(name: "ErmCompress", package: "ErmCompress"),
+                .product(name: "ErmFD", package: "ErmFD"),
+                .product(name: "ArenaBPF", package: "ArenaBPF"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -1,7 +1,5 @@
 // `ermfs-tool arena doctor|run` and `ermfs-tool watch`: the BPF arena feed of kernel
-// file-creation events (Packages/ArenaBPF). Compiled only once Tools depends on
-// ArenaBPF, so adding this file never breaks the build on its own.
-#if canImport(ArenaBPF)
+// file-creation events (Packages/ArenaBPF).
 import ArenaBPF
 import ArgumentParser
 import Foundation
@@ -187,4 +185,3 @@ struct WatchCommand: AsyncParsableCommand {
         }
     }
 }
-#endif

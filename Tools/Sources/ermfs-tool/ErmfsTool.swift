@@ -5,6 +5,9 @@ struct ErmfsTool: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ermfs-tool",
         abstract: "ERMFS: a RAM-native, compress-on-close file system.",
-        subcommands: [DemoCommand.self]
+        subcommands: [
+            DemoCommand.self, ExportCommand.self, ExecCommand.self, ServeCommand.self, GetCommand.self,
+            ArenaCommand.self, WatchCommand.self,
+        ]
     )
 }

@@ -1,8 +1,6 @@
 // `ermfs-tool export | exec | serve | get`: ErmFD's memfd export, from-memory execution
 // and descriptor passing (Packages/ErmFD). ErmFS lives inside this process, so each
-// command first imports host files into a fresh in-process ERMFS. Compiled only once
-// Tools depends on ErmFD, so adding this file never breaks the build on its own.
-#if canImport(ErmFD)
+// command first imports host files into a fresh in-process ERMFS.
 import ArgumentParser
 import ErmCore
 import ErmFD
@@ -307,4 +305,3 @@ struct GetCommand: ParsableCommand {
         try copyToStandardOutput(fd)
     }
 }
-#endif
