@@ -183,6 +183,10 @@ public final class ExportServer: Sendable {
   private struct Connection {
     var socket: Int32
     var deadline: Int
+    /// Set for a peer the policy refuses: each of its requests is answered with this
+    /// error. Closing at once instead could discard the reply: a UNIX socket closed
+    /// with unread requests makes the peer's recv fail with ECONNRESET.
+    var refusal: (error: Errno, message: String)? = nil
   }
 
   private static func milliseconds() -> Int {
@@ -198,17 +202,17 @@ public final class ExportServer: Sendable {
       if sock < 0 { return }  // EAGAIN: none left (or a transient error: poll again)
       _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK)
       var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+      var connection = Connection(socket: sock, deadline: Self.milliseconds() + idleTimeout)
       if ermfd_peer_credentials(sock, &pid, &uid, &gid) != 0 {
-        _ = reply(sock, error: Errno(rawValue: errno), message: "cannot read peer credentials")
-        Glibc.close(sock)
+        connection.refusal = (Errno(rawValue: errno), "cannot read peer credentials")
       } else if !peerPolicy.admits(uid: uid) {
-        _ = reply(sock, error: .permissionDenied, message: "uid \(uid) may not use this server")
-        Glibc.close(sock)
-      } else if connections.count >= maximumConnections {
+        connection.refusal = (.permissionDenied, "uid \(uid) may not use this server")
+      }
+      if connections.count >= maximumConnections {
         _ = reply(sock, error: .resourceBusy, message: "too many connections (\(maximumConnections))")
-        Glibc.close(sock)
+        Glibc.close(sock)  // best effort: a request already queued may turn this into ECONNRESET
       } else {
-        connections.append(Connection(socket: sock, deadline: Self.milliseconds() + idleTimeout))
+        connections.append(connection)
       }
     }
   }
@@ -224,7 +228,9 @@ public final class ExportServer: Sendable {
       if n == 0 { return false }  // orderly shutdown
       let message = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
       let ok: Bool
-      if truncated != 0 {
+      if let refusal = c.refusal {
+        ok = reply(c.socket, error: refusal.error, message: refusal.message)
+      } else if truncated != 0 {
         ok = reply(c.socket, error: .fileNameTooLong,
                    message: "request longer than \(ExportProtocol.maximumRequestLength) bytes")
       } else if passed >= 0 {
