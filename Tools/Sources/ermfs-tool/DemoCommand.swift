@@ -114,20 +114,10 @@ struct ErmfsRun {
         var progress = ProgressBar(title: "import", total: corpus.totalBytes)
 
         let start = monotonicSeconds()
-        for directory in corpus.directories {
-            try fs.mkdir(directory, permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
-        }
+        try fs.makeDirectories(of: corpus)
         var done = 0
         for file in corpus.files {
-            let fd = try fs.open(file.path, .writeOnly, options: [.create, .truncate],
-                                 permissions: [.ownerReadWrite, .groupRead, .otherRead])
-            try file.bytes.withUnsafeBytes { bytes in
-                var offset = 0
-                while offset < bytes.count {
-                    offset += try fs.write(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-                }
-            }
-            try fs.close(fd)   // the last close compresses the file
+            try file.bytes.withUnsafeBytes { try fs.storeFile(file.path, $0) }
             done += file.bytes.count
             progress.update(done)
         }

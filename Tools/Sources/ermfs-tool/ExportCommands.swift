@@ -40,32 +40,15 @@ private func importFile(_ hostPath: String, into fs: ErmFS, at path: String,
     guard let data = FileManager.default.contents(atPath: hostPath) else {
         throw ToolError("cannot read \(hostPath)")
     }
-    let fd = try fs.open(path, .writeOnly, options: [.create, .truncate], permissions: permissions)
-    try data.withUnsafeBytes { bytes in
-        var offset = 0
-        while offset < bytes.count {
-            offset += try fs.write(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-        }
-    }
-    try fs.close(fd)
+    try data.withUnsafeBytes { try fs.storeFile(path, $0, permissions: permissions) }
 }
 
 /// Imports directory trees: each root appears as `/<its last component>`.
 private func importTrees(_ roots: [String], into fs: ErmFS) throws -> Corpus {
     let corpus = try Corpus.load(roots: roots)
-    for directory in corpus.directories {
-        try fs.mkdir(directory, permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
-    }
+    try fs.makeDirectories(of: corpus)
     for file in corpus.files {
-        let fd = try fs.open(file.path, .writeOnly, options: [.create, .truncate],
-                             permissions: [.ownerReadWrite, .groupRead, .otherRead])
-        try file.bytes.withUnsafeBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                offset += try fs.write(fd, UnsafeRawBufferPointer(rebasing: bytes[offset...]))
-            }
-        }
-        try fs.close(fd)
+        try file.bytes.withUnsafeBytes { try fs.storeFile(file.path, $0) }
     }
     for skipped in corpus.skipped { FileHandle.standardError.write(Data("skipped \(skipped)\n".utf8)) }
     return corpus
