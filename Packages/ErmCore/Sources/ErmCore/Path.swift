@@ -61,8 +61,26 @@ struct Path: Hashable, Sendable, CustomStringConvertible {
   /// True when `self` lies strictly below `other`.
   func isStrictlyInside(_ other: Path) -> Bool {
     components.count > other.components.count
-      && Array(components.prefix(other.components.count)) == other.components
+      && zip(components, other.components).allSatisfy { FileName($0) == FileName($1) }
   }
 
   var description: String { "/" + components.joined(separator: "/") }
+}
+
+/// A directory entry's name compared byte for byte, as the kernel compares names.
+/// `String` equality is Unicode canonical equivalence: it would make "caf\u{E9}" and
+/// "cafe\u{301}" (two different names on Linux) one entry.
+struct FileName: Hashable, Sendable {
+  let text: String
+
+  init(_ text: String) { self.text = text }
+
+  static func == (lhs: FileName, rhs: FileName) -> Bool {
+    lhs.text.utf8.elementsEqual(rhs.text.utf8)
+  }
+
+  func hash(into hasher: inout Hasher) {
+    hasher.combine(text.utf8.count)
+    for byte in text.utf8 { hasher.combine(byte) }
+  }
 }

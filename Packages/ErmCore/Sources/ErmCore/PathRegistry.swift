@@ -37,7 +37,7 @@ protocol PathRegistry: Sendable {
 final class LockedPathRegistry: PathRegistry {
   private struct Tree {
     /// Directory inode number -> its entries.
-    var children: [UInt64: [String: Inode]] = [:]
+    var children: [UInt64: [FileName: Inode]] = [:]
     var nextNumber: UInt64 = 2
     var files = 0
     var directories = 0
@@ -62,7 +62,7 @@ final class LockedPathRegistry: PathRegistry {
   private func parentDirectory(of path: Path, in tree: borrowing Tree) throws(Errno) -> Inode {
     var current = root
     for name in path.components.dropLast() {
-      guard let next = tree.children[current.number]?[name] else { throw .noSuchFileOrDirectory }
+      guard let next = tree.children[current.number]?[FileName(name)] else { throw .noSuchFileOrDirectory }
       guard next.isDirectory else { throw .notDirectory }
       current = next
     }
@@ -72,7 +72,7 @@ final class LockedPathRegistry: PathRegistry {
   private func resolve(_ path: Path, in tree: borrowing Tree) throws(Errno) -> Inode {
     guard let name = path.name else { return root }
     let parent = try parentDirectory(of: path, in: tree)
-    guard let inode = tree.children[parent.number]?[name] else { throw .noSuchFileOrDirectory }
+    guard let inode = tree.children[parent.number]?[FileName(name)] else { throw .noSuchFileOrDirectory }
     if path.requiresDirectory && !inode.isDirectory { throw .notDirectory }
     return inode
   }
@@ -101,7 +101,7 @@ final class LockedPathRegistry: PathRegistry {
         return (root, false)
       }
       let parent = try parentDirectory(of: path, in: tree)
-      if let existing = tree.children[parent.number]?[name] {
+      if let existing = tree.children[parent.number]?[FileName(name)] {
         if create && exclusive { throw .fileExists }
         if existing.isDirectory && create { throw .isDirectory }
         if path.requiresDirectory && !existing.isDirectory { throw .notDirectory }
@@ -114,7 +114,7 @@ final class LockedPathRegistry: PathRegistry {
       let now = WallClock.now()
       let inode = Self.newInode(&tree, isDirectory: false, permissions: permissions, now: now)
       inode.openCount.add(1, ordering: .sequentiallyConsistent)
-      tree.children[parent.number]![name] = inode
+      tree.children[parent.number]![FileName(name)] = inode
       tree.files += 1
       parent.touchModified(now)
       return (inode, true)
@@ -125,10 +125,10 @@ final class LockedPathRegistry: PathRegistry {
     try tree.withLock { (tree) throws(Errno) in
       guard let name = path.name else { throw .fileExists }
       let parent = try parentDirectory(of: path, in: tree)
-      guard tree.children[parent.number]?[name] == nil else { throw .fileExists }
+      guard tree.children[parent.number]?[FileName(name)] == nil else { throw .fileExists }
       let now = WallClock.now()
       let inode = Self.newInode(&tree, isDirectory: true, permissions: permissions, now: now)
-      tree.children[parent.number]![name] = inode
+      tree.children[parent.number]![FileName(name)] = inode
       tree.children[inode.number] = [:]
       tree.directories += 1
       parent.linkCount.add(1, ordering: .sequentiallyConsistent)
@@ -140,11 +140,11 @@ final class LockedPathRegistry: PathRegistry {
     try tree.withLock { (tree) throws(Errno) in
       guard let name = path.name else { throw .resourceBusy }
       let parent = try parentDirectory(of: path, in: tree)
-      guard let inode = tree.children[parent.number]?[name] else { throw .noSuchFileOrDirectory }
+      guard let inode = tree.children[parent.number]?[FileName(name)] else { throw .noSuchFileOrDirectory }
       guard inode.isDirectory else { throw .notDirectory }
       if path.endsInDot { throw .invalidArgument }  // POSIX: rmdir("d/.") is EINVAL
       guard tree.children[inode.number]?.isEmpty ?? true else { throw .directoryNotEmpty }
-      tree.children[parent.number]![name] = nil
+      tree.children[parent.number]![FileName(name)] = nil
       tree.children[inode.number] = nil
       tree.directories -= 1
       inode.linkCount.store(0, ordering: .sequentiallyConsistent)
@@ -160,10 +160,10 @@ final class LockedPathRegistry: PathRegistry {
       // Linux answers EISDIR for unlink of a directory (POSIX allows EPERM).
       guard let name = path.name else { throw .isDirectory }
       let parent = try parentDirectory(of: path, in: tree)
-      guard let inode = tree.children[parent.number]?[name] else { throw .noSuchFileOrDirectory }
+      guard let inode = tree.children[parent.number]?[FileName(name)] else { throw .noSuchFileOrDirectory }
       guard !inode.isDirectory else { throw .isDirectory }
       if path.requiresDirectory { throw .notDirectory }
-      tree.children[parent.number]![name] = nil
+      tree.children[parent.number]![FileName(name)] = nil
       tree.files -= 1
       inode.linkCount.store(0, ordering: .sequentiallyConsistent)
       let now = WallClock.now()
@@ -180,14 +180,14 @@ final class LockedPathRegistry: PathRegistry {
       }
       if source.endsInDot || destination.endsInDot { throw .invalidArgument }
       let sourceParent = try parentDirectory(of: source, in: tree)
-      guard let moving = tree.children[sourceParent.number]?[sourceName] else {
+      guard let moving = tree.children[sourceParent.number]?[FileName(sourceName)] else {
         throw .noSuchFileOrDirectory
       }
       if (source.requiresDirectory || destination.requiresDirectory) && !moving.isDirectory {
         throw .notDirectory
       }
       let destinationParent = try parentDirectory(of: destination, in: tree)
-      let existing = tree.children[destinationParent.number]?[destinationName]
+      let existing = tree.children[destinationParent.number]?[FileName(destinationName)]
       if existing === moving { return nil }  // same inode: POSIX says do nothing
       if moving.isDirectory && destination.isStrictlyInside(source) { throw .invalidArgument }
       if let existing {
@@ -210,8 +210,8 @@ final class LockedPathRegistry: PathRegistry {
           tree.files -= 1
         }
       }
-      tree.children[sourceParent.number]![sourceName] = nil
-      tree.children[destinationParent.number]![destinationName] = moving
+      tree.children[sourceParent.number]![FileName(sourceName)] = nil
+      tree.children[destinationParent.number]![FileName(destinationName)] = moving
       if moving.isDirectory {
         sourceParent.linkCount.subtract(1, ordering: .sequentiallyConsistent)
         destinationParent.linkCount.add(1, ordering: .sequentiallyConsistent)
@@ -231,8 +231,8 @@ final class LockedPathRegistry: PathRegistry {
         throw .notDirectory
       }
       return children
-        .map { ErmFS.DirectoryEntry(name: $0.key, inode: $0.value.number, type: $0.value.fileType) }
-        .sorted { $0.name < $1.name }
+        .map { ErmFS.DirectoryEntry(name: $0.key.text, inode: $0.value.number, type: $0.value.fileType) }
+        .sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }  // bytes, like the keys
     }
   }
 

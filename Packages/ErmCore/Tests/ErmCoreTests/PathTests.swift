@@ -78,4 +78,17 @@ final class PathTests: XCTestCase {
     assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d/.", to: "/x") }
     assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d", to: "/e/.") }
   }
+
+  func testCanonicallyEquivalentNamesAreDistinctFiles() throws {
+    // Linux names are bytes: U+00E9 and "e" + U+0301 are two names, as on ext4 or tmpfs.
+    let fs = try makeFS()
+    let composed = "/caf\u{E9}"
+    let decomposed = "/cafe\u{301}"
+    try fs.put(composed, Array("one".utf8))
+    let fd = try fs.open(decomposed, .writeOnly, options: [.create, .exclusiveCreate])
+    try fs.close(fd)
+    XCTAssertEqual(try fs.readdir("/").count, 2)
+    XCTAssertEqual(try fs.stat(composed).size, 3)
+    XCTAssertEqual(try fs.stat(decomposed).size, 0)
+  }
 }
