@@ -59,7 +59,11 @@ int lane_drain(void *ctx)
 				break;
 			}
 		}
-		status = key == end ? ARENA_OK : status ? status : -ARENA_ELOOP;
+		/* Stopping early after an "absent" key is the loop budget too, not a finish. */
+		if (key == end)
+			status = ARENA_OK;
+		else if (status == ARENA_OK || status == -ARENA_EEMPTY)
+			status = -ARENA_ELOOP;
 	} else {
 		while (arena_may_loop()) {
 			status = lane_take(kind, at, &value);

@@ -148,6 +148,14 @@ struct KernelTests {
     #expect(try lane.structure.verify() == 0)
   }
 
+  @Test func kernelHashSetDrainReportsBudgetExhaustionAmongAbsentKeys() throws {
+    // Far more announced keys than any loop budget covers, all absent: the drain must
+    // stop with "budget exhausted", not pass the last key's "absent" off as done.
+    let lane = try KernelLane(kind: .hashset, capacity: 1 << 10)
+    lane.announceKeys(first: 1, count: 1 << 40)
+    #expect(throws: ArenaError.loopBudgetExhausted) { try lane.drain() }
+  }
+
   /// Creates `count` files named f0... in a fresh directory on the creating thread;
   /// returns the directory prefix.
   static func createFiles(_ count: Int, in directory: URL) {
