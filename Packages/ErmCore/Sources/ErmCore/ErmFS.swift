@@ -58,7 +58,8 @@ public final class ErmFS: Sendable {
   ///   - permissions: permission bits of a newly created file (default `0o644`).
   /// - Returns: the new descriptor.
   /// - Throws: ENOENT (missing, no `.create`), EEXIST (`.create` + `.exclusiveCreate` on an
-  ///   existing name), EISDIR (a directory opened for writing or with `.create`),
+  ///   existing name), EISDIR (a directory opened for writing, with `.create` or with
+  ///   `.truncate`),
   ///   ENOTDIR (a path component or a `.directory` target that is not a directory),
   ///   EINVAL (bad access mode or path), ENAMETOOLONG, EMFILE (descriptor limit).
   public func open(
@@ -88,7 +89,8 @@ public final class ErmFS: Sendable {
     }
     // From here the inode holds an open reference: give it back on any failure.
     do throws(Errno) {
-      if inode.isDirectory && canWrite { throw .isDirectory }
+      // O_TRUNC asks for write access too (Linux), so a directory refuses it.
+      if inode.isDirectory && (canWrite || options.contains(.truncate)) { throw .isDirectory }
       if options.contains(.directory) && !inode.isDirectory { throw .notDirectory }
       if options.contains(.truncate) && !inode.isDirectory {
         try inode.contents.withLock { (state) throws(Errno) in

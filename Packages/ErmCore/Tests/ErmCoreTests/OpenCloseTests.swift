@@ -114,6 +114,15 @@ final class OpenCloseTests: XCTestCase {
     assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/d", .readOnly, options: .create) }
   }
 
+  func testOpenDirectoryReadOnlyWithTruncateIsEISDIR() throws {
+    // Linux: O_TRUNC asks for write access (build_open_flags), and a directory refuses it.
+    let fs = try makeFS()
+    try fs.mkdir("/d")
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/d", .readOnly, options: .truncate) }
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/", .readOnly, options: .truncate) }
+    XCTAssertEqual(fs.statistics.openDescriptors, 0)
+  }
+
   func testOpenDirectoryReadOnlySucceeds() throws {
     let fs = try makeFS()
     try fs.mkdir("/d")
