@@ -2,7 +2,7 @@ import CErmAlloc
 import Synchronization
 import SystemPackage
 
-/// Owns the accounting and the small-blob slabs of ``ExtentBuffer``s and ``Blob``s.
+/// Owns the accounting and the blob slabs of ``ExtentBuffer``s and ``Blob``s.
 ///
 /// Memory comes from private anonymous mappings (`mmap`), never from the malloc heap, so
 /// freeing a buffer or an emptied slab run returns its pages to the OS at once and the
@@ -16,7 +16,9 @@ public final class PageAllocator: Sendable {
   public static var pageSize: Int { systemPageSize }
   private static let systemPageSize = Int(erm_page_size())
 
-  /// The largest blob kept in a size-classed slab slot; larger blobs get their own mapping.
+  /// The largest blob kept in a size-classed slab slot (1 MiB); larger blobs get their own
+  /// mapping. Slabs keep the number of mappings far below vm.max_map_count however many
+  /// blobs (compressed files) are live.
   public static var largestSlabBlob: Int { SizeClasses.largest }
 
   /// The slot sizes of the slabs, smallest first.
@@ -58,14 +60,15 @@ public final class PageAllocator: Sendable {
 
   // MARK: Blobs
 
-  /// A zero-filled blob of `count` bytes: a slab slot when `count <= largestSlabBlob`,
+  /// A zero-filled blob of `count` bytes: a shared slab slot when `count <= largestSlabBlob`,
   /// otherwise its own anonymous mapping (`mmap`).
   ///
   /// - Throws: `.invalidArgument` when `count < 0`, `.noMemory` when mapping fails.
   public func makeBlob(count: Int) throws(Errno) -> Blob {
     let blob = try allocateBlob(count: count)
-    if case .slab = blob.storage, let base = blob.base {
-      // A reused slot still holds its previous owner's bytes (and a free-list link).
+    if case .slab(let run, _) = blob.storage, !run.pageClass, let base = blob.base {
+      // A reused small slot still holds its previous owner's bytes (and a free-list
+      // link). Page-class slots are zero already: never touched, or discarded when freed.
       base.initializeMemory(as: UInt8.self, repeating: 0, count: count)
     }
     return blob
@@ -85,8 +88,10 @@ public final class PageAllocator: Sendable {
   /// Takes ownership of `buffer`'s first `count` bytes; `buffer` is left empty (capacity 0)
   /// and should not be used afterwards.
   ///
-  /// Small (`count <= largestSlabBlob`): the bytes are copied into a slab slot and the
-  /// buffer's mapping is released (`munmap`). Large: the mapping is trimmed in place to
+  /// Up to `largestSlabBlob` (1 MiB): the bytes are copied into a shared slab slot and the
+  /// buffer's mapping is released (`munmap`), so stored files do not each keep a mapping
+  /// (a memcpy of at most 1 MiB, cheap next to the compression that produced it).
+  /// Larger: the mapping is trimmed in place to
   /// the page-rounded count (`mremap`, never moves) and kept, so nothing is copied and the
   /// blob's base address is the buffer's.
   ///
@@ -149,10 +154,13 @@ public final class PageAllocator: Sendable {
                       classIndex: classIndex)
         run.partialPosition = state.partialRuns[classIndex].count
         state.partialRuns[classIndex].append(run)
-        state.statistics.bytesReserved += length
+        // A page-class run counts as reserved only through its slots in use (below):
+        // the rest of it has never been touched or was discarded.
+        if !run.pageClass { state.statistics.bytesReserved += length }
         state.statistics.regions += 1
       }
       let slot = run.takeSlot()
+      if run.pageClass { state.statistics.bytesReserved += run.slotSize }
       if run.isFull {
         Self.removePartial(run, from: &state.partialRuns[classIndex])
       }
@@ -167,10 +175,11 @@ public final class PageAllocator: Sendable {
       let wasFull = run.isFull
       run.returnSlot(slot)
       state.statistics.bytesLive -= count
+      if run.pageClass { state.statistics.bytesReserved -= run.slotSize }
       if run.used == 0 {
         if !wasFull { Self.removePartial(run, from: &state.partialRuns[run.classIndex]) }
         calls.unmap(run.base, run.length)
-        state.statistics.bytesReserved -= run.length
+        if !run.pageClass { state.statistics.bytesReserved -= run.length }
         state.statistics.regions -= 1
       } else {
         if wasFull {
@@ -178,8 +187,11 @@ public final class PageAllocator: Sendable {
           state.partialRuns[run.classIndex].append(run)
         }
         // Big slots (4 KiB+ classes) hold whole pages: give them back now instead of
-        // when the whole run empties; they fault in as zero pages on reuse.
-        if let (offset, length) = run.wholePages(inSlot: slot) {
+        // when the whole run empties; they fault in as zero pages on reuse. A page-class
+        // slot goes back whole (its free-list entry is out of band).
+        if run.pageClass {
+          calls.discard(run.address(ofSlot: slot), run.slotSize)
+        } else if let (offset, length) = run.wholePages(inSlot: slot) {
           calls.discard(run.base + offset, length)
         }
       }

@@ -1,6 +1,12 @@
-/// Slot sizes for small blobs. 16-byte steps up to 128, then four steps per doubling up
-/// to 16 KiB, so a slot wastes at most a quarter of what it holds (plus < 16 bytes).
-/// Larger blobs get their own mapping, where page rounding wastes under a quarter too.
+/// Slot sizes for blobs. 16-byte steps up to 128, then four steps per doubling up to
+/// 1 MiB, so a slot wastes at most a quarter of what it holds (plus < 16 bytes).
+///
+/// Two kinds of run: *small* classes (up to 16 KiB) keep their free list in the freed
+/// slots; *page* classes (above 16 KiB: 20 KiB, 24 KiB, ... 1 MiB, all page multiples)
+/// keep it out of band so a freed slot gives every one of its pages back. Page-class runs
+/// hold at least 4 MiB, so the number of mappings grows with live bytes / 4 MiB, not with
+/// the number of blobs (vm.max_map_count, see docs/decisions/memory-allocator.md).
+/// Blobs above 1 MiB get their own mapping, where page rounding wastes under 0.4%.
 enum SizeClasses {
   static let sizes: [Int] = {
     var sizes = Array(stride(from: 16, through: 128, by: 16))
@@ -13,7 +19,14 @@ enum SizeClasses {
   }()
 
   /// The largest blob kept in a slab; anything bigger is mapped on its own.
-  static let largest = 16 * 1024
+  static let largest = 1024 * 1024
+
+  /// The largest slot of a small class; larger slots are whole pages (page classes).
+  static let largestSmall = 16 * 1024
+
+  /// Whether slots of this size form a page-class run (out-of-band free list, freed
+  /// slots discarded whole, only slots in use counted as reserved).
+  static func isPageClass(slotSize: Int) -> Bool { slotSize > largestSmall }
 
   /// Index of the smallest class holding `count` (1...largest) bytes.
   static func index(for count: Int) -> Int {
@@ -26,10 +39,13 @@ enum SizeClasses {
     return low
   }
 
-  /// Bytes mapped per slab run of a class: at least 64 KiB and at least 16 slots, so
-  /// one mmap serves many blobs and a run's tail waste stays small.
+  /// Bytes mapped per slab run of a class: small classes at least 64 KiB and at least
+  /// 16 slots, so one mmap serves many blobs and a run's tail waste stays small; page
+  /// classes at least 4 MiB (204 slots of 20 KiB, 16 of 1 MiB) so that 65,530 runs would
+  /// need far more live bytes than RAM. Untouched slots cost address space only.
   static func runLength(slotSize: Int) -> Int {
-    roundUpToPage(max(64 * 1024, 16 * slotSize))!
+    if isPageClass(slotSize: slotSize) { return max(4 * 1024 * 1024, 16 * slotSize) }
+    return roundUpToPage(max(64 * 1024, 16 * slotSize))!
   }
 }
 
@@ -45,8 +61,13 @@ final class SlabRun: @unchecked Sendable {
   var used = 0
   /// Slots [bumped, slotCount) have never been handed out (still zero pages).
   var bumped = 0
-  /// Head of the in-band free list: a freed slot stores the next free slot's index.
+  /// Head of the in-band free list (small classes): a freed slot stores the next free
+  /// slot's index.
   var freeHead = -1
+  /// Free slots of a page-class run, kept out of band so freed slots hold no page.
+  var freeSlots: [Int] = []
+  /// Page class: slots are whole pages, discarded whole when freed.
+  let pageClass: Bool
   /// Position in the class's list of runs with free slots, or -1 while full.
   var partialPosition = -1
 
@@ -56,6 +77,7 @@ final class SlabRun: @unchecked Sendable {
     self.slotSize = slotSize
     self.slotCount = length / slotSize
     self.classIndex = classIndex
+    self.pageClass = SizeClasses.isPageClass(slotSize: slotSize)
   }
 
   var isFull: Bool { used == slotCount }
@@ -67,6 +89,7 @@ final class SlabRun: @unchecked Sendable {
   /// Takes a free slot (the run must not be full).
   func takeSlot() -> Int {
     used += 1
+    if pageClass, let slot = freeSlots.popLast() { return slot }
     if freeHead >= 0 {
       let slot = freeHead
       freeHead = address(ofSlot: slot).load(as: Int.self)
@@ -77,6 +100,11 @@ final class SlabRun: @unchecked Sendable {
   }
 
   func returnSlot(_ slot: Int) {
+    if pageClass {
+      freeSlots.append(slot)
+      used -= 1
+      return
+    }
     address(ofSlot: slot).storeBytes(of: freeHead, as: Int.self)
     freeHead = slot
     used -= 1

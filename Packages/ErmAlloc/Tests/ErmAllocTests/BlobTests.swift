@@ -78,10 +78,11 @@ import Testing
 
   @Test func largeBlobGetsItsOwnPageRoundedMapping() throws {
     let allocator = PageAllocator()
-    let blob = try allocator.makeBlob(count: 100_000)
-    #expect(blob.placement == .mapping(length: pageRounded(100_000)))
+    let size = PageAllocator.largestSlabBlob + 100_000
+    let blob = try allocator.makeBlob(count: size)
+    #expect(blob.placement == .mapping(length: pageRounded(size)))
     blob.withUnsafeBytes { #expect(isAllZero($0)) }
-    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 100_000, bytesReserved: pageRounded(100_000), regions: 1))
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: size, bytesReserved: pageRounded(size), regions: 1))
   }
 
   @Test func largestSlabBlobStaysInASlabAndOneMoreByteIsMapped() throws {
@@ -103,17 +104,18 @@ import Testing
   @Test func adoptingALargeBufferKeepsItsMappingWithoutCopying() throws {
     let allocator = PageAllocator()
     let buffer = try ExtentBuffer(allocator: allocator)
-    try buffer.resize(to: 1 << 20)
+    try buffer.resize(to: 4 << 20)
     buffer.withUnsafeMutableBytes { fillPattern($0, seed: 3) }
     let base = buffer.baseAddress!
     let frame = try #require(physicalFrame(of: base))
-    let blob = try allocator.makeBlob(adopting: buffer, count: 600_000)
+    let size = PageAllocator.largestSlabBlob + 600_000
+    let blob = try allocator.makeBlob(adopting: buffer, count: size)
     #expect(blob.baseAddress == base)
     #expect(physicalFrame(of: base) == frame)
-    #expect(blob.placement == .mapping(length: pageRounded(600_000)))
+    #expect(blob.placement == .mapping(length: pageRounded(size)))
     blob.withUnsafeBytes { #expect(matchesPattern($0, seed: 3)) }
     #expect(buffer.capacity == 0 && buffer.count == 0 && buffer.baseAddress == nil)
-    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 600_000, bytesReserved: pageRounded(600_000), regions: 1))
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: size, bytesReserved: pageRounded(size), regions: 1))
   }
 
   @Test func adoptingASmallCountMovesTheBytesToASlabAndUnmapsTheBuffer() throws {
@@ -209,6 +211,55 @@ import Testing
     let reused = try allocator.makeBlob(count: 16 * 1024)
     #expect(reused.baseAddress == slot)
     reused.withUnsafeBytes { #expect(isAllZero($0)) }
+  }
+
+  @Test func freeingAPageClassSlotReturnsAllItsPagesAndItsReservation() throws {
+    let allocator = PageAllocator()
+    let size = 100 * 1024  // a page class: 112 KiB slots in a run of at least 4 MiB
+    let keep = try allocator.makeBlob(count: size)
+    var freed: Blob? = try allocator.makeBlob(count: size)
+    #expect(freed!.placement == .slab(slotSize: 112 * 1024))
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 2 * size, bytesReserved: 2 * 112 * 1024, regions: 1))
+    freed!.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 7) }
+    keep.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 9) }
+    let slot = freed!.baseAddress!
+    #expect(try residentBytes(slot, size) == size)
+    freed = nil
+    // Unlike a small slot, no page stays behind for a free-list link.
+    #expect(try residentBytes(slot, 112 * 1024) == 0)
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: size, bytesReserved: 112 * 1024, regions: 1))
+    keep.withUnsafeBytes { #expect($0.allSatisfy { $0 == 9 }) }
+    let reused = try allocator.makeBlob(count: size)
+    #expect(reused.baseAddress == slot)
+    reused.withUnsafeBytes { #expect(isAllZero($0)) }
+  }
+
+  @Test func adoptingAMediumBufferCopiesIntoASharedRunAndUnmapsTheBuffer() throws {
+    let allocator = PageAllocator()
+    let first = try ExtentBuffer(allocator: allocator)
+    let second = try ExtentBuffer(allocator: allocator)
+    try first.resize(to: 300_000)
+    try second.resize(to: 300_000)
+    first.withUnsafeMutableBytes { fillPattern($0, seed: 4) }
+    second.withUnsafeMutableBytes { fillPattern($0, seed: 5) }
+    let a = try allocator.makeBlob(adopting: first, count: 250_000)
+    let b = try allocator.makeBlob(adopting: second, count: 250_000)
+    #expect(a.placement == .slab(slotSize: 256 * 1024))
+    #expect(b.baseAddress == a.baseAddress! + 256 * 1024)  // neighbours in one run
+    a.withUnsafeBytes { #expect(matchesPattern($0, seed: 4)) }
+    b.withUnsafeBytes { #expect(matchesPattern($0, seed: 5)) }
+    #expect(first.capacity == 0 && second.capacity == 0)
+    #expect(allocator.statistics == AllocatorStatistics(bytesLive: 500_000, bytesReserved: 2 * 256 * 1024, regions: 1))
+  }
+
+  @Test func emptiedPageClassRunIsUnmapped() throws {
+    let allocator = PageAllocator()
+    var blobs = try (0..<3).map { _ in try allocator.makeBlob(count: 50_000) }
+    #expect(allocator.statistics.regions == 1)
+    let unmapsBefore = allocator.mappingCallCounts.munmap
+    blobs.removeAll()
+    #expect(allocator.statistics == AllocatorStatistics())
+    #expect(allocator.mappingCallCounts.munmap == unmapsBefore + 1)
   }
 
   @Test func freeingASmallSlotMakesNoSystemCall() throws {
