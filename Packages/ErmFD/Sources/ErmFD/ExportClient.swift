@@ -58,24 +58,38 @@ public final class ExportClient {
   /// - Throws: the server's errno (ENOENT, EISDIR, EACCES for a refused peer, EINVAL,
   ///   ENAMETOOLONG, ...; its message is in ``lastErrorMessage``), EAGAIN when no reply
   ///   came within the timeout, ECONNRESET/EPIPE when the server went away, EPROTO
-  ///   for a malformed reply, EBADF after ``close()``.
+  ///   for a malformed reply, EBADF after ``close()``. After any error other than the
+  ///   server's errno the connection is closed (a late reply must not answer a later
+  ///   fetch): later fetches throw EBADF; connect a new client.
   public func fetch(_ path: String, options: ExportOptions = []) throws(Errno) -> FileDescriptor {
     guard socket >= 0 else { throw .badFileDescriptor }
     let request = ExportProtocol.encodeRequest(path: path, options: options)
     let sent = request.withUnsafeBytes { ermfd_send_message(socket, $0.baseAddress, $0.count, -1) }
-    guard sent == request.count else { throw sent < 0 ? Errno(rawValue: errno) : .messageTooLong }
+    guard sent == request.count else {
+      let error: Errno = sent < 0 ? Errno(rawValue: errno) : .messageTooLong
+      close()  // the server may still answer what it got: never take that for a later reply
+      throw error
+    }
 
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ExportProtocol.maximumReplyLength, alignment: 8)
     defer { buffer.deallocate() }
     var fd: Int32 = -1, truncated: Int32 = 0
     let n = ermfd_receive_message(socket, buffer.baseAddress, buffer.count, &fd, &truncated)
-    guard n >= 0 else { throw Errno(rawValue: errno) }
+    guard n >= 0 else {
+      let error = Errno(rawValue: errno)
+      // A reply that comes after the timeout would otherwise answer the next fetch (with
+      // the wrong file's memfd): the exchange is broken, so is the connection.
+      close()
+      throw error
+    }
     guard n > 0 else {
       if fd >= 0 { Glibc.close(fd) }
+      close()
       throw .connectionReset
     }
     guard let reply = ExportProtocol.decodeReply(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) else {
       if fd >= 0 { Glibc.close(fd) }
+      close()
       throw .protocolError
     }
     if reply.errno != 0 {
@@ -83,7 +97,10 @@ public final class ExportClient {
       lastErrorMessage = reply.message
       throw Errno(rawValue: reply.errno)
     }
-    guard fd >= 0 else { throw .protocolError }
+    guard fd >= 0 else {
+      close()
+      throw .protocolError
+    }
     lastErrorMessage = nil
     return FileDescriptor(rawValue: fd)
   }

@@ -101,6 +101,45 @@ final class FdPassingTests: XCTestCase {
     XCTAssertEqual(contentHash(try readAll(fd)), contentHash(bytes))
   }
 
+  func testReplyArrivingAfterTheTimeoutIsNeverTakenForTheNextRequest() throws {
+    // A server that answers the first request late, with the memfd of the first path.
+    let path = socketPath()
+    let listener = ermfd_unix_listen(path, 0o600, 4)
+    XCTAssertGreaterThanOrEqual(listener, 0)
+    defer { close(listener); unlink(path) }
+    let client = try ExportClient(socketPath: path, timeout: 100)
+    var pollListener = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+    XCTAssertEqual(poll(&pollListener, 1, 5000), 1)
+    let sock = ermfd_unix_accept(listener)
+    XCTAssertGreaterThanOrEqual(sock, 0)
+    defer { close(sock) }
+    let late = Thread {
+      var buffer = [UInt8](repeating: 0, count: 8192)
+      var received: Int32 = -1, truncated: Int32 = 0
+      var ready = pollfd(fd: sock, events: Int16(POLLIN), revents: 0)
+      _ = poll(&ready, 1, 5000)
+      _ = buffer.withUnsafeMutableBytes { ermfd_receive_message(sock, $0.baseAddress, $0.count, &received, &truncated) }
+      usleep(400_000)
+      guard let memfd = try? Memfd.create(name: "first", flags: ERMFD_MFD_CLOEXEC) else { return }
+      _ = try? memfd.writeAll(Array("first".utf8))
+      let reply = ExportProtocol.encodeReply(error: nil, message: "/first")
+      _ = reply.withUnsafeBytes { ermfd_send_message(sock, $0.baseAddress, $0.count, memfd.rawValue) }
+      try? memfd.close()
+    }
+    late.start()
+    XCTAssertThrowsError(try client.fetch("/first")) {
+      XCTAssertEqual($0 as? Errno, .resourceTemporarilyUnavailable)
+    }
+    usleep(600_000)  // the late reply is now queued on the client's socket
+    do {
+      let fd = try client.fetch("/second")
+      defer { try? fd.close() }
+      XCTFail("the second request was answered with the first one's memfd: \((try? readAll(fd)) ?? [])")
+    } catch {
+      XCTAssertEqual(error, .badFileDescriptor)
+    }
+  }
+
   func testOneConnectionServesManyRequests() throws {
     let fs = try makeFS()
     for i in 0..<10 { try put(fs, "/f\(i)", [UInt8(i)]) }
