@@ -221,15 +221,26 @@ public final class FileCreationFeed: @unchecked Sendable {
       }
       // Announce the sleep, then look again: a producer that published before it could
       // see the flag is caught by this poll, any later one rings.
-      ermfs_arena_control_set_sleeping(base, 1)
+      guard setSleeping(true) else { return nil }
       if let event = poll() {
-        ermfs_arena_control_set_sleeping(base, 0)
+        setSleeping(false)
         return event
       }
       let left = timeout - (clock.now - start)
       let milliseconds = Int32(max(1, min(100, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000)))
       doorbellLock.withLock { _ in _ = ermfs_bpf_ringbuf_poll(doorbell, milliseconds) }
-      ermfs_arena_control_set_sleeping(base, 0)
+      setSleeping(false)
+    }
+  }
+
+  /// Writes the doorbell flag unless the feed is closed: close() unmaps the arena, and a
+  /// consumer may be blocked in epoll while another thread closes. False when closed.
+  @discardableResult
+  private func setSleeping(_ sleeping: Bool) -> Bool {
+    programs.withLock { set in
+      guard set != nil else { return false }
+      ermfs_arena_control_set_sleeping(base, sleeping ? 1 : 0)
+      return true
     }
   }
 

@@ -281,6 +281,26 @@ struct KernelTests {
     #expect(feed.counters.doorbellsRung >= 1)
   }
 
+  @Test func nextReturnsNilWhenTheFeedIsClosedWhileItSleeps() throws {
+    // close() unmaps the arena; a consumer blocked on the doorbell must not touch the
+    // control block afterwards (before the fix this crashed whenever close() finished
+    // while the consumer was still inside its epoll wait).
+    let feed = try FileCreationFeed(process: getpid())
+    let result = Atomic<Int>(0)  // 0: still waiting, 1: nil, 2: an event
+    runThreads([
+      {
+        while !feed.consumerIsSleeping { usleep(1000) }
+        usleep(20_000)  // let it block in epoll
+        feed.close()
+      },
+      {
+        let event = feed.next(spinningFor: .zero, timeout: .seconds(5))
+        result.store(event == nil ? 1 : 2, ordering: .releasing)
+      },
+    ])
+    #expect(result.load(ordering: .acquiring) == 1)
+  }
+
   @Test func kernelHashSetDrainNeverSkipsAKeySilentlyWhenNearlyFull() throws {
     // At 92% load probes are long; if the kernel's loop budget runs out, the drain must
     // say so (and a rerun finish the job) rather than count a present key as absent.
