@@ -3,9 +3,9 @@
 ///
 /// Two kinds of run: *small* classes (up to 16 KiB) keep their free list in the freed
 /// slots; *page* classes (above 16 KiB: 20 KiB, 24 KiB, ... 1 MiB, all page multiples)
-/// keep it out of band so a freed slot gives every one of its pages back. Page-class runs
-/// hold at least 4 MiB, so the number of mappings grows with live bytes / 4 MiB, not with
-/// the number of blobs (vm.max_map_count, see docs/decisions/memory-allocator.md).
+/// keep it out of band so a freed slot gives every one of its pages back. Every run holds
+/// at least 64 slots, so the number of mappings grows with the number of blobs / 64 at
+/// most, not one-to-one (vm.max_map_count, see docs/decisions/memory-allocator.md).
 /// Blobs above 1 MiB get their own mapping, where page rounding wastes under 0.4%.
 enum SizeClasses {
   static let sizes: [Int] = {
@@ -39,13 +39,16 @@ enum SizeClasses {
     return low
   }
 
-  /// Bytes mapped per slab run of a class: small classes at least 64 KiB and at least
-  /// 16 slots, so one mmap serves many blobs and a run's tail waste stays small; page
-  /// classes at least 4 MiB (204 slots of 20 KiB, 16 of 1 MiB) so that 65,530 runs would
-  /// need far more live bytes than RAM. Untouched slots cost address space only.
+  /// Bytes mapped per slab run of a class: at least 64 slots (small classes also at least
+  /// 64 KiB, page classes at least 4 MiB: 204 slots of 20 KiB, 64 of 1 MiB), so one mmap
+  /// serves many blobs and the number of mappings is at most the number of blobs / 64
+  /// (plus one partly used run per class): 65,530 runs would take over four million
+  /// stored files. Untouched slots cost address space only.
+  static let slotsPerRunAtLeast = 64
+
   static func runLength(slotSize: Int) -> Int {
-    if isPageClass(slotSize: slotSize) { return max(4 * 1024 * 1024, 16 * slotSize) }
-    return roundUpToPage(max(64 * 1024, 16 * slotSize))!
+    if isPageClass(slotSize: slotSize) { return max(4 * 1024 * 1024, slotsPerRunAtLeast * slotSize) }
+    return roundUpToPage(max(64 * 1024, slotsPerRunAtLeast * slotSize))!
   }
 }
 

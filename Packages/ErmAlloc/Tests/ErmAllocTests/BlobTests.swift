@@ -185,6 +185,12 @@ import Testing
     }
   }
 
+  @Test func everyRunHoldsAtLeastSixtyFourSlotsSoMappingsStayFarFewerThanBlobs() {
+    for size in SizeClasses.sizes {
+      #expect(SizeClasses.runLength(slotSize: size) / size >= 64)
+    }
+  }
+
   @Test func everyRunHoldsAtLeastSixteenSlots() {
     for size in SizeClasses.sizes {
       #expect(SizeClasses.runLength(slotSize: size) / size >= 16)
