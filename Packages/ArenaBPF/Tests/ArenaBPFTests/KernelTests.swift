@@ -26,14 +26,15 @@ struct KernelTests {
     #expect(probe.messages.contains { $0.hasPrefix("file-creation producer will use:") })
   }
 
-  @Test func feedObservesTenThousandCreationsExactlyOnceWithNameAndPid() throws {
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func feedObservesTenThousandCreationsExactlyOnceWithNameAndPid(_ structure: ArenaStructureKind) throws {
     let files = 10_000
     let directory = FileManager.default.temporaryDirectory.appending(path: "arena-feed-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(at: directory) }
     let prefix = directory.path + "/"
 
-    let feed = try FileCreationFeed(hook: .auto, structure: .mpmc, capacity: 1 << 14, process: getpid())
+    let feed = try FileCreationFeed(hook: .auto, structure: structure, capacity: 1 << 14, process: getpid())
     defer { feed.close() }
     let creatorTid = Atomic<Int32>(0)
     let creating = Atomic<Bool>(true)
