@@ -2,8 +2,9 @@
 ///
 /// - `bytesLive`: bytes callers asked for: the `count` of every live ``ExtentBuffer`` plus
 ///   the `count` of every live ``Blob``.
-/// - `bytesReserved`: address space mapped to hold them: every buffer's page-rounded
-///   capacity, every large blob's mapping and every slab run. Untouched pages of an
+/// - `bytesReserved`: memory mapped to hold them: every buffer's page-rounded capacity,
+///   every large blob's mapping, every small-class slab run, and the slots in use of
+///   page-class runs (their free slots are untouched or discarded: address space only). Untouched pages of an
 ///   anonymous mapping are not resident, so this is an upper bound on the memory the
 ///   allocator can cost, not what it costs (see ``ExtentBuffer/residentBytes()`` and
 ///   ``PageAllocator/processResidentBytes()`` for resident memory).
