@@ -166,7 +166,9 @@ struct FsxRun {
       expected = error
     } else if isDirectory && options.contains(.create) && options.contains(.exclusiveCreate) {
       expected = .fileExists
-    } else if isDirectory && (options.contains(.create) || mode != .readOnly) {
+    } else if isDirectory
+      && (options.contains(.create) || options.contains(.truncate) || mode != .readOnly) {
+      // O_TRUNC asks for write access too (Linux: open("/tmp", O_RDONLY|O_TRUNC) is EISDIR).
       expected = .isDirectory
     } else if names[path] == nil && !isDirectory && !options.contains(.create) {
       expected = .noSuchFileOrDirectory
