@@ -61,7 +61,8 @@ public final class ErmFS: Sendable {
   ///   existing name), EISDIR (a directory opened for writing, with `.create` or with
   ///   `.truncate`),
   ///   ENOTDIR (a path component or a `.directory` target that is not a directory),
-  ///   EINVAL (bad access mode or path), ENAMETOOLONG, EMFILE (descriptor limit).
+  ///   EINVAL (bad access mode or path, or `.create` with `.directory` as on Linux 6.4+),
+  ///   ENAMETOOLONG, EMFILE (descriptor limit).
   public func open(
     _ path: String, _ mode: FileDescriptor.AccessMode,
     options: FileDescriptor.OpenOptions = [],
@@ -74,6 +75,8 @@ public final class ErmFS: Sendable {
     case .readWrite: (canRead, canWrite) = (true, true)
     default: throw .invalidArgument
     }
+    // Linux 6.4+ refuses this pair outright; older kernels created a file, then said ENOTDIR.
+    if options.contains(.create) && options.contains(.directory) { throw .invalidArgument }
     let parsed = try Path(path)
     // The number first, as the kernel does: EMFILE must not create or truncate anything.
     let number = try descriptors.reserve()

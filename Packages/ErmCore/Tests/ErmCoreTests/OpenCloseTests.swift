@@ -123,6 +123,16 @@ final class OpenCloseTests: XCTestCase {
     XCTAssertEqual(fs.statistics.openDescriptors, 0)
   }
 
+  func testOpenWithCreateAndDirectoryIsEINVALAndCreatesNothing() throws {
+    // Linux 6.4+: O_CREAT | O_DIRECTORY is refused before the name is looked at.
+    let fs = try makeFS()
+    assertErrno(.invalidArgument) { () throws(Errno) in
+      try fs.open("/new", .readOnly, options: [.create, .directory])
+    }
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat("/new") }
+    XCTAssertEqual(fs.statistics.files, 0)
+  }
+
   func testOpenDirectoryReadOnlySucceeds() throws {
     let fs = try makeFS()
     try fs.mkdir("/d")
