@@ -62,7 +62,8 @@ public struct ArenaStructure: @unchecked Sendable {
   public static func requiredBytes(kind: ArenaStructureKind, capacity: UInt32) -> Int {
     let structure = align(Int(ermfs_arena_bytes(kind.rawValue, capacity)))
     guard kind.usesPool else { return structure }
-    return structure + Int(ermfs_arena_pool_bytes(nodeSize, poolNodes(kind: kind, capacity: capacity)))
+    // In Int: a capacity near UInt32.max must give a size that fails the checks, not trap.
+    return structure + Int(ermfs_arena_pool_bytes(nodeSize, 0)) + Int(nodeSize) * poolNodes(kind: kind, capacity: capacity)
   }
 
   /// Lays out and initialises a structure at `offset` of the mapping at `base`. Not
@@ -76,12 +77,12 @@ public struct ArenaStructure: @unchecked Sendable {
     _ kind: ArenaStructureKind, capacity: UInt32, base: UnsafeMutableRawPointer, offset: UInt32, limit: Int
   ) throws(ArenaError) -> ArenaStructure {
     guard offset != 0, offset % 64 == 0, capacity > 0,
-      Int(offset) + requiredBytes(kind: kind, capacity: capacity) <= limit
+      Int(offset) + requiredBytes(kind: kind, capacity: capacity) <= min(limit, 1 << 32)  // 32-bit offsets
     else { throw .invalidArgument }
     var pool: UInt32 = 0
     if kind.usesPool {
       pool = offset + UInt32(align(Int(ermfs_arena_bytes(kind.rawValue, capacity))))
-      let status = ermfs_arena_pool_init(base, pool, nodeSize, poolNodes(kind: kind, capacity: capacity))
+      let status = ermfs_arena_pool_init(base, pool, nodeSize, UInt32(poolNodes(kind: kind, capacity: capacity)))
       guard status == 0 else { throw ArenaError(status: status) }
     }
     let status = ermfs_arena_init(kind.rawValue, base, offset, capacity, pool)
@@ -171,8 +172,8 @@ public struct ArenaStructure: @unchecked Sendable {
   }
 
   /// The Michael-Scott queue keeps one dummy node besides its `capacity` values.
-  static func poolNodes(kind: ArenaStructureKind, capacity: UInt32) -> UInt32 {
-    kind == .msqueue ? capacity + 1 : capacity
+  static func poolNodes(kind: ArenaStructureKind, capacity: UInt32) -> Int {
+    kind == .msqueue ? Int(capacity) + 1 : Int(capacity)
   }
 
   static func align(_ n: Int) -> Int { (n + 63) / 64 * 64 }

@@ -118,10 +118,14 @@ public final class FileCreationFeed: @unchecked Sendable {
     let nodeSize = ermfs_arena_event_node_size()
     let structureOffset: UInt32 = 4096
     let structureBytes = ArenaStructure.align(Int(ermfs_arena_bytes(structure.rawValue, capacity)))
-    let poolOffset = UInt32((Int(structureOffset) + structureBytes + 4095) / 4096 * 4096)
+    let poolStart = (Int(structureOffset) + structureBytes + 4095) / 4096 * 4096
     // Michael-Scott and Treiber take one extra node per value they hold (+1 dummy).
-    let nodes = structure == .mpmc ? capacity : 2 * capacity + 1
-    guard Int(poolOffset) + Int(ermfs_arena_pool_bytes(nodeSize, nodes)) <= byteCount else { throw .invalidArgument }
+    // Sized in Int so a huge capacity fails this check instead of trapping.
+    let nodeCount = structure == .mpmc ? Int(capacity) : 2 * Int(capacity) + 1
+    guard poolStart + Int(ermfs_arena_pool_bytes(nodeSize, 0)) + Int(nodeSize) * nodeCount <= min(byteCount, 1 << 32)
+    else { throw .invalidArgument }
+    let poolOffset = UInt32(poolStart)
+    let nodes = UInt32(nodeCount)
     ermfs_arena_control_init(base)
     var status = ermfs_arena_pool_init(base, poolOffset, nodeSize, nodes)
     guard status == 0 else { throw ArenaError(status: status) }

@@ -101,6 +101,9 @@ struct KernelTests {
   @Test func feedRejectsCapacitiesTheArenaCannotHold() {
     #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(capacity: 6) }
     #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(capacity: 1 << 24) }
+    // Layouts past 4 GiB, and a Michael-Scott pool of 2 * capacity + 1 nodes past UInt32.
+    #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(capacity: 1 << 31) }
+    #expect(throws: ArenaError.invalidArgument) { _ = try FileCreationFeed(structure: .msqueue, capacity: 1 << 31) }
   }
 
   @Test(arguments: [ArenaStructureKind.spsc, .mpmc, .msqueue, .treiber, .uring])

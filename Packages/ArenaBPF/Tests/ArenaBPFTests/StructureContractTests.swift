@@ -82,6 +82,15 @@ struct StructureContractTests {
     }
   }
 
+  @Test func createRejectsTheLargestCapacityWithoutOverflowing() throws {
+    let mapping = try SharedMapping(byteCount: 1 << 16)
+    for kind in [ArenaStructureKind.msqueue, .treiber] {
+      #expect(throws: ArenaError.invalidArgument) {
+        _ = try ArenaStructure.create(kind, capacity: .max, base: mapping.baseAddress, offset: 4096, limit: mapping.byteCount)
+      }
+    }
+  }
+
   @Test func verifyCatchesACycleInTheMichaelScottQueue() throws {
     let (mapping, queue) = try make(.msqueue)
     try queue.push(1)
