@@ -124,14 +124,9 @@ struct FileStorage: Sendable {
     if newSize == 0 {
       replace(&state, inode: inode, with: .empty)
     } else {
-      let buffer = try materialise(&state, inode: inode, growingTo: max(oldSize, newSize))
-      if newSize < buffer.count {
-        let before = buffer.count
-        try buffer.resize(to: newSize)
-        accounting.adjustStored(newSize - before)
-        accounting.adjustLogical(newSize - before)
-      }
-      publish(state, inode: inode)
+      // Exactly `newSize`: shrinking a compressed file decompresses only what stays, so
+      // it never needs quota for the bytes it drops.
+      _ = try materialise(&state, inode: inode, toExactly: newSize)
     }
     state.modified = true
     inode.touchModified()
@@ -142,15 +137,22 @@ struct FileStorage: Sendable {
   /// the counters as they were.
   private func materialise(_ state: inout FileContentsState, inode: Inode,
                            growingTo size: Int) throws(Errno) -> ExtentBuffer {
+    try materialise(&state, inode: inode, toExactly: max(size, state.logicalCount))
+  }
+
+  /// `materialise(_:inode:growingTo:)` to exactly `newSize` bytes: a shorter size drops
+  /// the tail (a compressed file then decompresses only the bytes that stay).
+  private func materialise(_ state: inout FileContentsState, inode: Inode,
+                           toExactly newSize: Int) throws(Errno) -> ExtentBuffer {
     let oldStored = state.storedCount
     let oldLogical = state.logicalCount
-    let newSize = max(size, oldLogical)
-    try accounting.reserve(newSize - oldStored)
+    let growth = newSize - oldStored
+    try accounting.reserve(growth)  // a shrink reserves nothing; it is recorded on success
     do throws(Errno) {
       let buffer: ExtentBuffer
       switch state.data {
       case .materialised(let existing):
-        if newSize > existing.count { try existing.resize(to: newSize) }
+        if newSize != existing.count { try existing.resize(to: newSize) }
         buffer = existing
       case .empty:
         buffer = try ExtentBuffer(allocator: allocator, capacity: 0)
@@ -158,11 +160,12 @@ struct FileStorage: Sendable {
       case .compressed(let stored, let index):
         buffer = try ExtentBuffer(allocator: allocator, capacity: newSize)
         try buffer.resize(to: newSize)
+        let kept = min(index.logicalSize, newSize)
         try stored.withUnsafeBytes { (bytes) throws(Errno) in
           try buffer.withUnsafeMutableBytes { (target) throws(Errno) in
             do throws(GzipError) {
-              try chunked.read(0..<index.logicalSize, stored: bytes, index: index,
-                               into: UnsafeMutableRawBufferPointer(rebasing: target[0..<index.logicalSize]))
+              try chunked.read(0..<kept, stored: bytes, index: index,
+                               into: UnsafeMutableRawBufferPointer(rebasing: target[0..<kept]))
             } catch {
               throw error.errno
             }
@@ -171,11 +174,12 @@ struct FileStorage: Sendable {
       }
       state.data = .materialised(buffer)
       state.modified = true
+      if growth < 0 { accounting.adjustStored(growth) }
       accounting.adjustLogical(newSize - oldLogical)
       publish(state, inode: inode)
       return buffer
     } catch {
-      accounting.adjustStored(oldStored - newSize)
+      if growth > 0 { accounting.adjustStored(-growth) }
       throw error
     }
   }

@@ -115,6 +115,22 @@ final class SeekTruncateTests: XCTestCase {
     XCTAssertEqual(fs.statistics.storedBytes, 0)
   }
 
+  func testShrinkingACompressedFileNeedsQuotaOnlyForWhatStays() throws {
+    // Shrinking frees space: it must not first need room for the whole decompressed file.
+    let fs = try makeFS(byteQuota: 3 << 19)
+    let bytes = text(1 << 20)
+    try fs.put("/a", bytes)
+    try fs.put("/b", noise(1 << 20))  // now less than /a's logical size is free
+    let storedOfB = try fs.stat("/b").storedSize
+    let fd = try fs.open("/a", .readWrite)
+    try fs.ftruncate(fd, to: 100)
+    XCTAssertEqual(try fs.pread(fd, upToCount: 200, at: 0), Array(bytes.prefix(100)))
+    XCTAssertEqual(fs.statistics.logicalBytes, 100 + (1 << 20))
+    XCTAssertEqual(fs.statistics.storedBytes, 100 + Int(storedOfB))
+    try fs.close(fd)
+    XCTAssertEqual(try fs.get("/a"), Array(bytes.prefix(100)))
+  }
+
   func testTruncateOfAClosedDescriptorIsEBADF() throws {
     let fs = try makeFS()
     assertErrno(.badFileDescriptor) { () throws(Errno) in try fs.ftruncate(.init(rawValue: 0), to: 0) }
