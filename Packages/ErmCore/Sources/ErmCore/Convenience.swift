@@ -38,7 +38,10 @@ extension ErmFS {
   ///   - count: the most bytes to read (>= 0, EINVAL otherwise).
   public func read(_ descriptor: Descriptor, upToCount count: Int) throws(Errno) -> [UInt8] {
     guard count >= 0 else { throw .invalidArgument }
-    return try filling(count) { (buffer) throws(Errno) -> Int in try read(descriptor, into: buffer) }
+    let offset = try lseek(descriptor, offset: 0, from: .current)
+    return try filling(try clamped(count, for: descriptor, at: offset)) { (buffer) throws(Errno) -> Int in
+      try read(descriptor, into: buffer)
+    }
   }
 
   /// `pread(_:into:at:)` returning a new array of at most `count` bytes.
@@ -51,9 +54,18 @@ extension ErmFS {
   ///   - offset: file offset to read from (>= 0).
   public func pread(_ descriptor: Descriptor, upToCount count: Int, at offset: Int64) throws(Errno) -> [UInt8] {
     guard count >= 0 else { throw .invalidArgument }
-    return try filling(count) { (buffer) throws(Errno) -> Int in
+    guard offset >= 0 else { throw .invalidArgument }
+    return try filling(try clamped(count, for: descriptor, at: offset)) { (buffer) throws(Errno) -> Int in
       try pread(descriptor, into: buffer, at: offset)
     }
+  }
+
+  /// `count` limited to the bytes the file holds past `offset` now, so a huge count
+  /// (`Int.max`) does not allocate its size up front. A file growing meanwhile only makes
+  /// the read short, which `read` allows.
+  private func clamped(_ count: Int, for descriptor: Descriptor, at offset: Int64) throws(Errno) -> Int {
+    let available = max(0, try fstat(descriptor).size - offset)
+    return Int(min(Int64(count), available))
   }
 
   private func withBytes<R>(_ bytes: [UInt8],

@@ -12,6 +12,17 @@ final class ReadWriteTests: XCTestCase {
     XCTAssertEqual(try fs.read(fd, upToCount: 10), [1, 2, 3, 4])
   }
 
+  func testReadUpToAHugeCountReturnsWhatTheFileHolds() throws {
+    // read(fd, buf, SIZE_MAX)-style counts must not allocate the count up front.
+    let fs = try makeFS()
+    try fs.put("/a", [1, 2, 3, 4])
+    let fd = try fs.open("/a", .readOnly)
+    XCTAssertEqual(try fs.pread(fd, upToCount: Int.max, at: 1), [2, 3, 4])
+    XCTAssertEqual(try fs.pread(fd, upToCount: Int.max, at: Int64.max), [])
+    XCTAssertEqual(try fs.read(fd, upToCount: Int.max), [1, 2, 3, 4])
+    XCTAssertEqual(try fs.read(fd, upToCount: Int.max), [])
+  }
+
   func testReadAtEndOfFileReturnsNothing() throws {
     let fs = try makeFS()
     try fs.put("/a", [1, 2])
