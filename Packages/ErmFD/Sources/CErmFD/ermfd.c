@@ -61,6 +61,15 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_o
   if (pid == 0) {
     close(report[0]);
     int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
+    // Move every source out of 0..2 first: a dup2 onto 1 must not replace the 1 that
+    // another target asked for (stdout to a pipe, stderr to the caller's stdout).
+    // The copies are close-on-exec, so the program never sees them.
+    for (int target = 0; target < 3; target++) {
+      if (sources[target] < 0 || sources[target] == target) continue;
+      int moved = fcntl(sources[target], F_DUPFD_CLOEXEC, 3);
+      if (moved < 0) write_errno_and_exit(report[1], errno);
+      sources[target] = moved;
+    }
     for (int target = 0; target < 3; target++) {
       if (sources[target] < 0) continue;
       if (sources[target] == target) {

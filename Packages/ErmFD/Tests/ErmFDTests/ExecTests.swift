@@ -52,6 +52,35 @@ final class ExecTests: XCTestCase {
     XCTAssertEqual(String(decoding: buffer[0..<n], as: UTF8.self), "piped\n")
   }
 
+  func testStandardErrorCanBeTheCallersStandardOutputWhileOutputGoesToAPipe() throws {
+    // `2>&1`-style wiring: the child's 2 is the caller's 1, not the pipe its 1 became.
+    let fs = try makeFS()
+    try put(fs, "/both", Array("#!/bin/sh\necho out\necho err >&2\n".utf8),
+            permissions: [.ownerReadWriteExecute])
+    let (outRead, outWrite) = try FileDescriptor.pipe()
+    let (callerRead, callerWrite) = try FileDescriptor.pipe()
+    defer { try? outRead.close(); try? callerRead.close() }
+    fflush(nil)  // all C streams: nothing buffered may land in the pipe
+    let saved = dup(1)
+    XCTAssertGreaterThanOrEqual(saved, 0)
+    dup2(callerWrite.rawValue, 1)  // the caller's standard output is now a pipe we read
+    let result = Result { () throws(Errno) -> TerminationStatus in
+      try fs.exec("/both", standardOutput: outWrite, standardError: .standardOutput)
+    }
+    dup2(saved, 1)
+    close(saved)
+    try outWrite.close()
+    try callerWrite.close()
+    XCTAssertEqual(try result.get(), .exited(0))
+    func drain(_ fd: FileDescriptor) throws -> String {
+      var buffer = [UInt8](repeating: 0, count: 256)
+      let n = try buffer.withUnsafeMutableBytes { try fd.read(into: $0) }
+      return String(decoding: buffer[0..<n], as: UTF8.self)
+    }
+    XCTAssertEqual(try drain(outRead), "out\n")
+    XCTAssertEqual(try drain(callerRead), "err\n")
+  }
+
   func testShebangScriptRunsFromMemory() throws {
     let fs = try makeFS()
     try put(fs, "/script", Array("#!/bin/sh\necho script says $1\n".utf8), permissions: [.ownerReadWriteExecute])
