@@ -55,10 +55,15 @@ extension ErmFS {
   /// - Throws: the errors of ``export(_:options:)``; EACCES when the kernel forbids
   ///   executable memfds (`vm.memfd_noexec` = 2, see ``ExecutableMemfdPolicy``) or the
   ///   file lacks execute permission in this file system; ENOEXEC when it is not a
-  ///   program the kernel can run; EAGAIN/ENOMEM when `fork` fails.
+  ///   program the kernel can run; EAGAIN/ENOMEM when `fork` fails; EINVAL when an
+  ///   argument or environment string contains a NUL byte.
   public func spawn(_ path: String, arguments: [String] = [], environment: [String]? = nil,
                     standardInput: FileDescriptor? = nil, standardOutput: FileDescriptor? = nil,
                     standardError: FileDescriptor? = nil) throws(Errno) -> pid_t {
+    // A C string ends at NUL: such an argument would reach the program cut short.
+    if (arguments + (environment ?? [])).contains(where: { $0.utf8.contains(0) }) {
+      throw .invalidArgument
+    }
     let permissions = try stat(path).permissions
     guard !permissions.isDisjoint(with: [.ownerExecute, .groupExecute, .otherExecute]) else {
       throw .permissionDenied

@@ -81,6 +81,16 @@ final class ExecTests: XCTestCase {
     XCTAssertEqual(try drain(callerRead), "err\n")
   }
 
+  func testArgumentWithANulByteIsEINVALNotTruncated() throws {
+    let fs = try fsHolding("/bin/echo")
+    XCTAssertThrowsError(try fs.run("/bin/echo", arguments: ["a\u{0}b"])) {
+      XCTAssertEqual($0 as? Errno, .invalidArgument)
+    }
+    XCTAssertThrowsError(try fs.run("/bin/echo", environment: ["A=1\u{0}2"])) {
+      XCTAssertEqual($0 as? Errno, .invalidArgument)
+    }
+  }
+
   func testShebangScriptRunsFromMemory() throws {
     let fs = try makeFS()
     try put(fs, "/script", Array("#!/bin/sh\necho script says $1\n".utf8), permissions: [.ownerReadWriteExecute])
