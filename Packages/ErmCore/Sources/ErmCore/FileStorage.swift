@@ -204,8 +204,11 @@ struct FileStorage: Sendable {
     var index = ChunkIndex(chunkSize: chunked.chunkSize, logicalSize: logical, entries: [])
     let chunkCount = (logical + chunked.chunkSize - 1) / chunked.chunkSize
     index.entries.reserveCapacity(chunkCount)
-    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: chunked.chunkSize, alignment: 16)
-    defer { scratch.deallocate() }
+    // malloc, not allocate(byteCount:): running out of memory must leave the file
+    // materialised, not trap.
+    guard let scratchBase = malloc(chunked.chunkSize) else { return }
+    defer { free(scratchBase) }
+    let scratch = UnsafeMutableRawBufferPointer(start: scratchBase, count: chunked.chunkSize)
     var written = 0
     var degraded = false
     for chunk in 0..<chunkCount {
