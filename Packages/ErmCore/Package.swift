@@ -26,10 +26,13 @@ let package = Package(
       name: "ermcore-bench",
       dependencies: ["ErmCore", .product(name: "SystemPackage", package: "swift-system")]
     ),
+    // Linux calls only the differential test (ErmFS against a tmpfs directory) makes.
+    .target(name: "CErmCoreTestSupport", path: "Tests/CErmCoreTestSupport"),
     .testTarget(
       name: "ErmCoreTests",
       dependencies: [
         "ErmCore",
+        "CErmCoreTestSupport",
         .product(name: "ErmAlloc", package: "ErmAlloc"),
         .product(name: "ErmCompress", package: "ErmCompress"),
         .product(name: "SystemPackage", package: "swift-system"),

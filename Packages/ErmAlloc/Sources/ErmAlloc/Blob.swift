@@ -1,8 +1,8 @@
 /// Fixed-size bytes: a size-classed slab slot when small (up to
 /// ``PageAllocator/largestSlabBlob``), its own anonymous mapping when large. Freed in
-/// `deinit` (a slab run left empty is unmapped). Not internally synchronised: writers
-/// serialise with readers themselves.
-public final class Blob: @unchecked Sendable {
+/// `deinit` (a slab run left empty is unmapped). Not internally synchronised, so not
+/// `Sendable`: writers serialise with readers themselves.
+public final class Blob {
   enum Storage {
     case empty
     case slab(SlabRun, Int)

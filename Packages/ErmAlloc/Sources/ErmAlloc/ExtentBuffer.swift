@@ -9,8 +9,9 @@ import SystemPackage
 /// the memory goes back to the OS at once. Invariant: bytes in `[count, capacity)` are
 /// zero, which is what makes growing within the capacity free.
 ///
-/// Not internally synchronised: the owner serialises access. Released in `deinit`.
-public final class ExtentBuffer: @unchecked Sendable {
+/// Not internally synchronised, so not `Sendable`: the owner serialises access (ErmCore
+/// wraps it in a type whose synchronisation it documents). Released in `deinit`.
+public final class ExtentBuffer {
   /// The allocator that accounts for this buffer.
   public let allocator: PageAllocator
   /// The number of bytes held.
@@ -64,6 +65,27 @@ public final class ExtentBuffer: @unchecked Sendable {
     let start = roundUpToPage(old)!
     let end = min(roundUpToPage(newCount)!, capacity)
     if end > start { allocator.calls.populate(base + start, end - start) }
+  }
+
+  /// Zeroes the bytes in `range` (within `0..<count`); the whole pages inside it are given
+  /// back to the OS (`madvise(MADV_DONTNEED)`, they read back as zero), the partial pages
+  /// at its edges are cleared with `memset`. For `fallocate(FALLOC_FL_PUNCH_HOLE)`.
+  ///
+  /// - Throws: `.invalidArgument` when `range` is not within `0..<count`.
+  public func zero(_ range: Range<Int>) throws(Errno) {
+    guard range.lowerBound >= 0, range.upperBound <= count else { throw .invalidArgument }
+    guard !range.isEmpty, let base else { return }
+    let firstPage = roundUpToPage(range.lowerBound)!
+    let lastPage = range.upperBound / PageAllocator.pageSize * PageAllocator.pageSize
+    if firstPage < lastPage {
+      (base + range.lowerBound).initializeMemory(as: UInt8.self, repeating: 0,
+                                                 count: firstPage - range.lowerBound)
+      allocator.calls.discard(base + firstPage, lastPage - firstPage)
+      (base + lastPage).initializeMemory(as: UInt8.self, repeating: 0,
+                                         count: range.upperBound - lastPage)
+    } else {
+      (base + range.lowerBound).initializeMemory(as: UInt8.self, repeating: 0, count: range.count)
+    }
   }
 
   /// Makes `capacity >= minimumCapacity` (page-rounded, exact: no geometric slack), so

@@ -3,6 +3,29 @@ import Testing
 @testable import ErmAlloc
 
 @Suite struct ExtentBufferTests {
+  @Test func zeroingARangeClearsItsBytesAndGivesItsWholePagesBack() throws {
+    let buffer = try ExtentBuffer(allocator: PageAllocator())
+    try buffer.resize(to: 8 * page)
+    buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
+    let before = try buffer.residentBytes()
+    try buffer.zero((page / 2)..<(6 * page + 10))
+    // Pages 1...5 lie wholly inside the range: discarded, no longer resident (checked
+    // before reading them, which maps the zero page back in).
+    #expect(try buffer.residentBytes() == before - 5 * page)
+    let bytes = buffer.withUnsafeBytes { Array($0) }
+    #expect(bytes[..<(page / 2)].allSatisfy { $0 == 0xAB })
+    #expect(bytes[(page / 2)..<(6 * page + 10)].allSatisfy { $0 == 0 })
+    #expect(bytes[(6 * page + 10)...].allSatisfy { $0 == 0xAB })
+    #expect(buffer.count == 8 * page)
+  }
+
+  @Test func zeroingOutsideTheBytesIsEINVAL() throws {
+    let buffer = try ExtentBuffer(allocator: PageAllocator())
+    try buffer.resize(to: 100)
+    #expect(throws: Errno.invalidArgument) { try buffer.zero(90..<101) }
+    #expect(throws: Errno.invalidArgument) { try buffer.zero(-1..<10) }
+  }
+
   @Test func growthPreservesHeldBytes() throws {
     let buffer = try ExtentBuffer(allocator: PageAllocator())
     try buffer.resize(to: 1 << 20)

@@ -1,20 +1,28 @@
-import ErmCompress
 import SystemPackage
 
-/// A consistent read-only view of one file's contents, handed to the body of
-/// `ErmFS.withContents`: an exporter copies (or decompresses) ranges straight into its
-/// own destination, e.g. a memfd mapping. Use it only inside that body: outside it the
-/// snapshot is no longer protected from writers.
-public struct FileContents {
+/// A consistent, read-only snapshot of one file's contents, lent to the body of
+/// `ErmFS.withContents`: an exporter copies (or decompresses) ranges straight into its own
+/// destination, e.g. a memfd mapping.
+///
+/// It is non-copyable and only ever borrowed, so it cannot outlive the body. It holds its
+/// own references to the bytes (compressed bytes are immutable; plain bytes are pinned,
+/// and a writer copies them before changing them), so no lock is held while the body
+/// runs: the body may call anything on the same `ErmFS`, the same file included, and
+/// nothing it or anyone else does shows through the snapshot.
+public struct FileContents: ~Copyable {
   /// The logical size in bytes at the moment of the snapshot.
   public let logicalSize: Int
-  private let state: FileContentsState
-  private let storage: FileStorage
+  let data: FileData
+  let storage: FileStorage
 
-  init(state: FileContentsState, storage: FileStorage) {
-    self.state = state
+  init(data: FileData, storage: FileStorage) {
+    self.data = data
     self.storage = storage
-    self.logicalSize = state.logicalCount
+    switch data {
+    case .empty: logicalSize = 0
+    case .plain(let plain): logicalSize = plain.count
+    case .compressed(_, let index): logicalSize = index.logicalSize
+    }
   }
 
   /// Copies the logical bytes `range` into `destination`, decompressing only the chunks
@@ -29,9 +37,8 @@ public struct FileContents {
     guard range.lowerBound >= 0, range.upperBound <= logicalSize,
           destination.count >= range.count else { throw .invalidArgument }
     guard !range.isEmpty else { return }
-    try storage.copy(state, range,
-                     into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<range.count]),
-                     cache: nil)
+    try storage.copy(data, range,
+                     into: UnsafeMutableRawBufferPointer(rebasing: destination[0..<range.count]))
   }
 
   /// The logical bytes `range` as a new array (`copy` into fresh memory).

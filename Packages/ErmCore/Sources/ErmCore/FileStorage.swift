@@ -8,10 +8,12 @@ import Musl
 #endif
 
 /// How a regular file's bytes change form: materialise on the first write or truncate,
-/// compress on the last close of a modified file, release when unlinked and closed.
+/// compress on the last close of a modified file, release when nothing refers to the file
+/// any more (docs/decisions/compress-on-close.md).
 ///
-/// Every method runs with the inode's contents lock held (`state` is the locked value)
-/// and keeps the inode's size mirrors and the file-system byte counters in step.
+/// Each method takes the inode's contents lock itself, never holds it across a
+/// compression or a decompression of stored bytes, and keeps the inode's size mirrors and
+/// the file-system counters in step.
 struct FileStorage: Sendable {
   let chunked: ChunkedGzip
   let allocator: PageAllocator
@@ -20,54 +22,52 @@ struct FileStorage: Sendable {
 
   // MARK: Reading
 
-  /// Copies up to `destination.count` bytes at `offset` (clipped at the end of file);
-  /// returns the count. Compressed files decompress only the chunks the range touches,
-  /// going through `cache` for chunks read partially.
-  func read(_ state: FileContentsState, at offset: Int,
-            into destination: UnsafeMutableRawBufferPointer,
-            cache: ChunkCache?) throws(Errno) -> Int {
-    let size = state.logicalCount
-    guard offset < size, destination.count > 0 else { return 0 }
-    let count = min(destination.count, size - offset)
-    let range = offset..<(offset + count)
-    let target = UnsafeMutableRawBufferPointer(rebasing: destination[0..<count])
-    try copy(state, range, into: target, cache: cache)
-    return count
+  /// What a read found under the lock: bytes already copied, or compressed bytes to
+  /// decompress after letting go of it (they are immutable).
+  private enum ReadPlan {
+    case copied(Int)
+    case decompress(StoredBytes, ChunkIndex, generation: UInt64, range: Range<Int>)
   }
 
-  /// Copies exactly `range` (which must lie within the file) into `destination`
-  /// (`destination.count == range.count`).
-  func copy(_ state: FileContentsState, _ range: Range<Int>,
-            into destination: UnsafeMutableRawBufferPointer,
-            cache: ChunkCache?) throws(Errno) {
-    guard !range.isEmpty else { return }
-    switch state.data {
-    case .empty:
-      return  // unreachable: an empty file has no range to copy
-    case .materialised(let buffer):
-      buffer.withUnsafeBytes { bytes in
-        destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[range]))
-      }
-    case .compressed(let stored, let index):
-      try stored.withUnsafeBytes { (bytes) throws(Errno) in
-        if let cache {
-          try readThroughCache(range, stored: bytes, index: index, generation: state.generation,
-                               cache: cache, into: destination)
-        } else {
-          do throws(GzipError) {
-            try chunked.read(range, stored: bytes, index: index, into: destination)
-          } catch {
-            throw error.errno
-          }
+  /// Copies up to `destination.count` bytes at `offset` (clipped at the end of file);
+  /// returns the count. Plain bytes are copied under the contents lock; compressed ones
+  /// are decompressed outside it, only the chunks the range touches, partial chunks
+  /// through `cache`, so readers of one compressed file do not serialise.
+  func read(_ inode: Inode, at offset: Int, into destination: UnsafeMutableRawBufferPointer,
+            cache: inout ChunkCache) throws(Errno) -> Int {
+    let plan = inode.contents.withLock { state -> ReadPlan in
+      let size = state.logicalCount
+      guard offset < size, destination.count > 0 else { return .copied(0) }
+      let count = min(destination.count, size - offset)
+      switch state.data {
+      case .empty:
+        return .copied(0)
+      case .plain(let plain):
+        plain.buffer.withUnsafeBytes { bytes in
+          destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
         }
+        return .copied(count)
+      case .compressed(let stored, let index):
+        return .decompress(stored, index, generation: state.generation, range: offset..<(offset + count))
       }
+    }
+    switch plan {
+    case .copied(let count):
+      return count
+    case .decompress(let stored, let index, let generation, let range):
+      let target = UnsafeMutableRawBufferPointer(rebasing: destination[0..<range.count])
+      try stored.withUnsafeBytes { (bytes) throws(Errno) in
+        try readThroughCache(range, stored: bytes, index: index, generation: generation,
+                             cache: &cache, into: target)
+      }
+      return range.count
     }
   }
 
   /// Whole chunks decompress straight into the destination; partial ones go through the
   /// per-descriptor cache, so small sequential reads decompress each chunk once.
   private func readThroughCache(_ range: Range<Int>, stored: UnsafeRawBufferPointer,
-                                index: ChunkIndex, generation: UInt64, cache: ChunkCache,
+                                index: ChunkIndex, generation: UInt64, cache: inout ChunkCache,
                                 into destination: UnsafeMutableRawBufferPointer) throws(Errno) {
     for chunk in index.chunks(covering: range) {
       let chunkRange = index.logicalRange(ofChunk: chunk)
@@ -82,7 +82,12 @@ struct FileStorage: Sendable {
           continue
         }
         if !cached {
-          let space = cache.prepare(capacity: index.chunkSize)
+          let space: UnsafeMutableRawBufferPointer
+          do throws(Errno) {
+            space = try cache.prepare(capacity: index.chunkSize)
+          } catch {
+            throw GzipError(.invalidArgument, "no memory for the chunk cache")
+          }
           try chunked.decompressChunk(
             chunk, stored: stored, index: index,
             into: UnsafeMutableRawBufferPointer(rebasing: space[0..<chunkRange.count]))
@@ -90,73 +95,200 @@ struct FileStorage: Sendable {
         }
       } catch {
         cache.invalidate()
-        throw error.errno
+        throw error.kind == .invalidArgument && error.message.hasPrefix("no memory") ? .noMemory : error.errno
       }
       cache.copy(from: lower - chunkRange.lowerBound, count: upper - lower, into: target)
     }
   }
 
-  // MARK: Writing
+  /// Copies exactly `range` (within the file) of a snapshot's form into `destination`.
+  func copy(_ data: FileData, _ range: Range<Int>,
+            into destination: UnsafeMutableRawBufferPointer) throws(Errno) {
+    guard !range.isEmpty else { return }
+    switch data {
+    case .empty:
+      return
+    case .plain(let plain):
+      plain.buffer.withUnsafeBytes { bytes in
+        destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[range]))
+      }
+    case .compressed(let stored, let index):
+      try stored.withUnsafeBytes { (bytes) throws(Errno) in
+        do throws(GzipError) {
+          try chunked.read(range, stored: bytes, index: index, into: destination)
+        } catch {
+          throw error.errno
+        }
+      }
+    }
+  }
 
-  /// Writes `bytes` at `offset`, zero-filling any gap past the end; returns bytes written.
+  // MARK: Changing the bytes
+
+  /// Where a write goes.
+  enum WritePosition {
+    case at(Int)
+    /// At the end of file, found under the contents lock (`O_APPEND`).
+    case end
+  }
+
+  /// Writes what fits of `bytes` and returns (bytes written, offset written at). Linux's
+  /// rule for limits: a write that crosses `maxFileSize` or the quota writes the part
+  /// that fits (whole pages, for the quota) and returns a short count; EFBIG or ENOSPC
+  /// only when nothing fits.
   ///
-  /// - Throws: EFBIG past `maxFileSize`, ENOSPC past the quota, ENOMEM, EBADMSG when a
-  ///   compressed file cannot be materialised.
-  func write(_ state: inout FileContentsState, inode: Inode, _ bytes: UnsafeRawBufferPointer,
-             at offset: Int) throws(Errno) -> Int {
-    let (end, overflow) = offset.addingReportingOverflow(bytes.count)
-    guard !overflow, end <= maxFileSize else { throw .fileTooLarge }
-    guard bytes.count > 0 else { return 0 }
-    let newSize = max(state.logicalCount, end)
-    let buffer = try materialise(&state, inode: inode, growingTo: newSize)
-    buffer.withUnsafeMutableBytes { target in
-      UnsafeMutableRawBufferPointer(rebasing: target[offset..<end]).copyMemory(from: bytes)
+  /// - Throws: EFBIG at or past `maxFileSize`, ENOSPC, ENOMEM, EBADMSG when a compressed
+  ///   file cannot be materialised.
+  func write(_ inode: Inode, _ bytes: UnsafeRawBufferPointer,
+             at position: WritePosition) throws(Errno) -> (count: Int, offset: Int) {
+    try changing(inode) { (state) throws(Errno) -> (count: Int, offset: Int) in
+      let offset: Int
+      switch position {
+      case .at(let value): offset = value
+      case .end: offset = state.logicalCount
+      }
+      guard offset < maxFileSize else { throw .fileTooLarge }
+      var count = min(bytes.count, maxFileSize - offset)
+      let oldSize = state.logicalCount
+      // A compressed file needs room for all of its plain bytes before anything else.
+      if state.isCompressed { _ = try materialise(&state, inode: inode, toExactly: oldSize) }
+      let growth = Footprint.pages(max(oldSize, offset + count)) - state.footprint
+      if growth > accounting.available {
+        let affordable = Footprint.roundDown(state.footprint + accounting.available)
+        guard affordable > offset else { throw .noSpace }
+        count = min(count, affordable - offset)
+      }
+      let end = offset + count
+      let buffer = try materialise(&state, inode: inode, toExactly: max(oldSize, end))
+      buffer.withUnsafeMutableBytes { target in
+        UnsafeMutableRawBufferPointer(rebasing: target[offset..<end])
+          .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
+      }
+      inode.touchModified()
+      return (count, offset)
     }
-    inode.touchModified()
-    return bytes.count
   }
 
-  /// Sets the logical size (`ftruncate`): growing zero-fills, shrinking drops the tail.
-  func truncate(_ state: inout FileContentsState, inode: Inode, to newSize: Int) throws(Errno) {
+  /// Sets the logical size: growing zero-fills, shrinking drops the tail. Times change
+  /// even when the size does not, as on Linux (`ftruncate`, `O_TRUNC`).
+  ///
+  /// - Throws: EFBIG past `maxFileSize`, ENOSPC, ENOMEM, EBADMSG.
+  func truncate(_ inode: Inode, to newSize: Int) throws(Errno) {
     guard newSize <= maxFileSize else { throw .fileTooLarge }
-    let oldSize = state.logicalCount
-    guard newSize != oldSize else { return }  // POSIX: times change only if the size does
-    if newSize == 0 {
-      replace(&state, inode: inode, with: .empty)
-    } else {
-      // Exactly `newSize`: shrinking a compressed file decompresses only what stays, so
-      // it never needs quota for the bytes it drops.
-      _ = try materialise(&state, inode: inode, toExactly: newSize)
+    if newSize == 0 { return empty(inode) }
+    try changing(inode) { (state) throws(Errno) in
+      if newSize != state.logicalCount {
+        // Exactly `newSize`: shrinking a compressed file decompresses only what stays.
+        _ = try materialise(&state, inode: inode, toExactly: newSize)
+      }
+      state.modified = true
+      inode.touchModified()
     }
-    state.modified = true
-    inode.touchModified()
   }
 
-  /// Brings the file into plain-bytes form at least `size` bytes long and returns its
+  /// Zeroes `range` of the file (clipped to its size) without changing the size
+  /// (`FALLOC_FL_PUNCH_HOLE`); whole pages inside the range are given back. The file is
+  /// marked modified even when the range misses it, as tmpfs does.
+  func punchHole(_ inode: Inode, _ range: Range<Int>) throws(Errno) {
+    try changing(inode) { (state) throws(Errno) in
+      defer { inode.touchModified() }
+      let clipped = range.clamped(to: 0..<state.logicalCount)
+      guard !clipped.isEmpty else { return }
+      let buffer = try materialise(&state, inode: inode, toExactly: state.logicalCount)
+      try buffer.zero(clipped)
+    }
+  }
+
+  /// Runs `body` on the state once the bytes may be changed: a compression that has not
+  /// started is withdrawn; one that is reading the buffer is cancelled and waited for (at
+  /// most one chunk) with the lock released; bytes pinned by a snapshot are copied first.
+  private func changing<R>(_ inode: Inode,
+                           _ body: (inout FileContentsState) throws(Errno) -> R) throws(Errno) -> R {
+    while true {
+      let outcome = try inode.contents.withLock { (state) throws(Errno) -> Change<R> in
+        if let job = state.compression {
+          if job.withdraw() {
+            if case .plain(let plain) = state.data { unpin(plain) }
+            state.compression = nil
+          } else {
+            return .wait(job)
+          }
+        }
+        try copyIfPinned(&state, inode: inode)
+        state.version &+= 1
+        return .done(try body(&state))
+      }
+      switch outcome {
+      case .done(let value): return value
+      case .wait(let job): job.waitUntilFinished()
+      }
+    }
+  }
+
+  private enum Change<R> {
+    case done(R)
+    case wait(CompressionJob)
+  }
+
+  /// Copy on write: plain bytes a snapshot still reads are left to it (they stay counted
+  /// until it lets go), and the file goes on with a copy, charged to the quota.
+  private func copyIfPinned(_ state: inout FileContentsState, inode: Inode) throws(Errno) {
+    guard case .plain(let plain) = state.data, plain.pins > 0 else { return }
+    let count = plain.count
+    try accounting.reserve(Footprint.pages(count))
+    do throws(Errno) {
+      let copy = try ExtentBuffer(allocator: allocator, capacity: count)
+      try copy.resize(to: count)
+      copy.withUnsafeMutableBytes { target in
+        plain.buffer.withUnsafeBytes { source in target.copyMemory(from: source) }
+      }
+      plain.detached = true
+      state.data = .plain(PlainBytes(copy))
+    } catch {
+      accounting.adjustStored(-Footprint.pages(count))
+      throw error
+    }
+  }
+
+  /// Drops a snapshot's or a compression's pin (under the contents lock). Bytes the file
+  /// has let go of meanwhile leave the counters with the last pin.
+  func unpin(_ plain: PlainBytes) {
+    plain.pins -= 1
+    if plain.pins == 0 && plain.detached { accounting.adjustStored(-Footprint.pages(plain.count)) }
+  }
+
+  /// Takes the current form off the counters as the file lets go of it; pinned plain bytes
+  /// stay counted (they are still in memory) until their last pin goes.
+  private func letGo(_ state: inout FileContentsState) {
+    accounting.adjustLogical(-state.logicalCount)
+    if case .plain(let plain) = state.data, plain.pins > 0 {
+      plain.detached = true
+    } else {
+      accounting.adjustStored(-state.footprint)
+    }
+  }
+
+  /// Brings the file into plain form, exactly `newSize` bytes long, and returns its
   /// buffer. Reserves quota for the whole change first, so a failure leaves the file and
-  /// the counters as they were.
-  private func materialise(_ state: inout FileContentsState, inode: Inode,
-                           growingTo size: Int) throws(Errno) -> ExtentBuffer {
-    try materialise(&state, inode: inode, toExactly: max(size, state.logicalCount))
-  }
-
-  /// `materialise(_:inode:growingTo:)` to exactly `newSize` bytes: a shorter size drops
-  /// the tail (a compressed file then decompresses only the bytes that stay).
+  /// the counters as they were. A shorter size drops the tail (a compressed file then
+  /// decompresses only the bytes that stay).
   private func materialise(_ state: inout FileContentsState, inode: Inode,
                            toExactly newSize: Int) throws(Errno) -> ExtentBuffer {
-    let oldStored = state.storedCount
+    let oldFootprint = state.footprint
     let oldLogical = state.logicalCount
-    let growth = newSize - oldStored
+    let newFootprint = Footprint.pages(newSize)
+    let growth = newFootprint - oldFootprint
     try accounting.reserve(growth)  // a shrink reserves nothing; it is recorded on success
     do throws(Errno) {
       let buffer: ExtentBuffer
       switch state.data {
-      case .materialised(let existing):
-        if newSize != existing.count { try existing.resize(to: newSize) }
-        buffer = existing
+      case .plain(let existing):
+        if newSize != existing.count { try existing.buffer.resize(to: newSize) }
+        buffer = existing.buffer
       case .empty:
         buffer = try ExtentBuffer(allocator: allocator, capacity: 0)
         try buffer.resize(to: newSize)
+        state.data = .plain(PlainBytes(buffer))
       case .compressed(let stored, let index):
         buffer = try ExtentBuffer(allocator: allocator, capacity: newSize)
         try buffer.resize(to: newSize)
@@ -171,8 +303,8 @@ struct FileStorage: Sendable {
             }
           }
         }
+        state.data = .plain(PlainBytes(buffer))
       }
-      state.data = .materialised(buffer)
       state.modified = true
       if growth < 0 { accounting.adjustStored(growth) }
       accounting.adjustLogical(newSize - oldLogical)
@@ -186,26 +318,129 @@ struct FileStorage: Sendable {
 
   // MARK: Compress on close, release
 
-  /// Compresses a modified, materialised file (last close), in place, one chunk at a
-  /// time with `ChunkedGzip.compressInPlace`. Each chunk is first copied to one chunk of
-  /// scratch: `compressInPlace` leaves its buffer unspecified when it throws, so a failing
-  /// chunk is restored from the copy and it and every later chunk are stored raw. The
-  /// result is always a valid index over all the bytes: no failure loses data. When not
-  /// even the scratch can be had, the file simply stays materialised.
-  func compress(_ state: inout FileContentsState, inode: Inode) {
-    guard state.modified, case .materialised(let buffer) = state.data else { return }
-    let logical = buffer.count
-    if logical == 0 {
-      replace(&state, inode: inode, with: .empty)
-      state.modified = false
-      return
+  /// Compresses a modified, materialised file after its last close, without holding the
+  /// contents lock: the plain bytes are pinned, compressed chunk by chunk into new
+  /// memory (charged to the quota as it grows), and the result installed only if nothing
+  /// changed the file meanwhile. Anyone who changes or drops the bytes meanwhile cancels
+  /// it (see `CompressionJob`). When the quota has no room for the output, the file is
+  /// compressed in place under the lock instead (one chunk of scratch).
+  func compress(_ inode: Inode) {
+    let started = inode.contents.withLock { state -> (CompressionJob, PlainBytes, UInt64)? in
+      guard state.modified, state.compression == nil, !state.released,
+            case .plain(let plain) = state.data else { return nil }
+      if plain.count == 0 {
+        replace(&state, inode: inode, with: .empty)
+        state.modified = false
+        return nil
+      }
+      let job = CompressionJob()
+      plain.pins += 1
+      state.compression = job
+      return (job, plain, state.version)
     }
+    guard let (job, plain, version) = started, job.start() else { return }
+    let result = compressOutOfPlace(plain, job: job)
+    inode.contents.withLock { state in
+      unpin(plain)
+      if state.compression === job { state.compression = nil }
+      let unchanged: Bool
+      if case .plain(let current) = state.data, current === plain, state.version == version,
+         !job.isCancelled {
+        unchanged = true
+      } else {
+        unchanged = false
+      }
+      switch result {
+      case .compressed(let stored, let index, let reserved):
+        accounting.adjustStored(-reserved)
+        if unchanged { install(&state, inode: inode, stored: stored, index: index) }
+      case .noRoom:
+        if unchanged && plain.pins == 0 { compressInPlace(&state, inode: inode, plain) }
+      case .abandoned:
+        break
+      }
+    }
+    job.finish()
+  }
+
+  private enum Compressed {
+    /// The output and the bytes reserved for it (given back when it is installed).
+    case compressed(StoredBytes, ChunkIndex, reserved: Int)
+    case noRoom
+    case abandoned
+  }
+
+  private func compressOutOfPlace(_ plain: PlainBytes, job: CompressionJob) -> Compressed {
+    let output: ExtentBuffer
+    do { output = try ExtentBuffer(allocator: allocator, capacity: 0) } catch { return .abandoned }
+    // Room for the first page of output up front: without it, go in place at once rather
+    // than compress a chunk only to throw it away.
+    var reserved = Footprint.pages(1)
+    do throws(Errno) { try accounting.reserve(reserved) } catch { return .noRoom }
+    var outOfRoom = false
+    let index: ChunkIndex
+    do throws(GzipError) {
+      index = try plain.buffer.withUnsafeBytes { (bytes) throws(GzipError) -> ChunkIndex in
+        try chunked.compress(bytes) { (piece) throws(GzipError) in
+          guard !job.isCancelled else { throw GzipError(.invalidArgument, "cancelled") }
+          let start = output.count
+          let needed = Footprint.pages(start + piece.count) - reserved
+          do throws(Errno) {
+            try accounting.reserve(needed)
+            reserved += max(0, needed)
+            try output.resize(to: start + piece.count)
+          } catch {
+            outOfRoom = error == .noSpace
+            throw GzipError(.invalidArgument, "no room for the compressed output")
+          }
+          output.withUnsafeMutableBytes { target in
+            UnsafeMutableRawBufferPointer(rebasing: target[start..<(start + piece.count)])
+              .copyMemory(from: piece)
+          }
+        }
+      }
+    } catch {
+      accounting.adjustStored(-reserved)
+      return outOfRoom ? .noRoom : .abandoned
+    }
+    return .compressed(adopt(output, count: output.count), index, reserved: reserved)
+  }
+
+  /// Turns a compressed output buffer into stored bytes (a slab slot or a trimmed
+  /// mapping); keeps the buffer itself, trimmed, when the allocator cannot.
+  private func adopt(_ buffer: ExtentBuffer, count: Int) -> StoredBytes {
+    do {
+      return StoredBytes(blob: try allocator.makeBlob(adopting: buffer, count: count))
+    } catch {
+      try? buffer.resize(to: count)
+      buffer.shrinkToFit()
+      return StoredBytes(buffer: buffer)
+    }
+  }
+
+  private func install(_ state: inout FileContentsState, inode: Inode,
+                       stored: StoredBytes, index: ChunkIndex) {
+    let logical = state.logicalCount
+    letGo(&state)
+    state.data = .compressed(stored, index)
+    accounting.adjustStored(stored.footprint)
+    accounting.adjustLogical(logical)
+    state.generation &+= 1
+    state.modified = false
+    publish(state, inode: inode)
+  }
+
+  /// The low-memory path, under the lock: each chunk is compressed where it lies with
+  /// `ChunkedGzip.compressInPlace` and moved down behind the previous ones; a chunk that
+  /// fails is restored from one chunk of scratch and it and every later chunk stay raw,
+  /// so no failure loses data. Without even the scratch the file stays materialised.
+  private func compressInPlace(_ state: inout FileContentsState, inode: Inode, _ plain: PlainBytes) {
+    let buffer = plain.buffer
+    let logical = buffer.count
     guard let base = buffer.baseAddress else { return }
     var index = ChunkIndex(chunkSize: chunked.chunkSize, logicalSize: logical, entries: [])
     let chunkCount = (logical + chunked.chunkSize - 1) / chunked.chunkSize
     index.entries.reserveCapacity(chunkCount)
-    // malloc, not allocate(byteCount:): running out of memory must leave the file
-    // materialised, not trap.
     guard let scratchBase = malloc(chunked.chunkSize) else { return }
     defer { free(scratchBase) }
     let scratch = UnsafeMutableRawBufferPointer(start: scratchBase, count: chunked.chunkSize)
@@ -220,8 +455,7 @@ struct FileStorage: Sendable {
           let one = try chunked.compressInPlace(bytes, logicalSize: range.count)
           guard one.entries.count == 1 else { throw GzipError(.invalidArgument, "chunk split") }
           let entry = one.entries[0]
-          memmove(base + written, base + range.lowerBound + entry.storedOffset,
-                  entry.storedLength)
+          memmove(base + written, base + range.lowerBound + entry.storedOffset, entry.storedLength)
           index.entries.append(ChunkEntry(storedOffset: written, storedLength: entry.storedLength,
                                           isRaw: entry.isRaw))
           written += entry.storedLength
@@ -231,86 +465,76 @@ struct FileStorage: Sendable {
           degraded = true
         }
       }
-      if written != range.lowerBound {
-        memmove(base + written, base + range.lowerBound, range.count)
-      }
+      if written != range.lowerBound { memmove(base + written, base + range.lowerBound, range.count) }
       index.entries.append(ChunkEntry(storedOffset: written, storedLength: range.count, isRaw: true))
       written += range.count
     }
-    let stored: StoredBytes
-    do {
-      stored = .blob(try allocator.makeBlob(adopting: buffer, count: written))
-    } catch {
-      // The stored bytes are at the front of the buffer: keep them there.
-      try? buffer.resize(to: written)
-      buffer.shrinkToFit()
-      stored = .buffer(buffer)
-    }
+    let stored = adopt(buffer, count: written)
+    accounting.adjustStored(stored.footprint - Footprint.pages(logical))
     state.data = .compressed(stored, index)
     state.generation &+= 1
     state.modified = false
-    accounting.adjustStored(written - logical)
     publish(state, inode: inode)
   }
 
-  /// Gives an unlinked, closed file's memory back and takes it off the counters.
-  func release(_ state: inout FileContentsState, inode: Inode) {
-    guard !state.released else { return }
-    replace(&state, inode: inode, with: .empty)
-    state.released = true
+  /// Gives the memory of a file nobody refers to any more back, cancelling a compression
+  /// in flight (it finds out between chunks; nobody waits for it).
+  func release(_ inode: Inode) {
+    inode.contents.withLock { state in
+      guard !state.released else { return }
+      if let job = state.compression {
+        if job.withdraw(), case .plain(let plain) = state.data { unpin(plain) }
+        state.compression = nil
+      }
+      replace(&state, inode: inode, with: .empty)
+      state.released = true
+    }
+  }
+
+  /// Empties the file without waiting for a compression in flight (`O_TRUNC`): the job
+  /// keeps the old bytes alive until it notices, then drops them.
+  func empty(_ inode: Inode) {
+    inode.contents.withLock { state in
+      if let job = state.compression {
+        if job.withdraw(), case .plain(let plain) = state.data { unpin(plain) }
+        state.compression = nil
+      }
+      state.version &+= 1
+      replace(&state, inode: inode, with: .empty)
+      state.modified = true
+      inode.touchModified()
+    }
   }
 
   private func replace(_ state: inout FileContentsState, inode: Inode, with data: FileData) {
-    accounting.adjustStored(-state.storedCount)
-    accounting.adjustLogical(-state.logicalCount)
+    letGo(&state)
     state.data = data
-    accounting.adjustStored(state.storedCount)
+    accounting.adjustStored(state.footprint)
     accounting.adjustLogical(state.logicalCount)
     publish(state, inode: inode)
   }
 
   func publish(_ state: FileContentsState, inode: Inode) {
     inode.size.store(state.logicalCount, ordering: .relaxed)
-    inode.storedSize.store(state.storedCount, ordering: .relaxed)
+    inode.storedSize.store(state.footprint, ordering: .relaxed)
   }
 }
 
-/// One decompressed chunk, kept per open file description so that reads smaller than a
-/// chunk decompress each chunk once. Unchecked Sendable: only ever touched under its
-/// open file description's lock.
-final class ChunkCache: @unchecked Sendable {
-  private var storage: UnsafeMutableRawBufferPointer?
-  private var chunk = -1
-  private var generation: UInt64 = 0
-  private var valid = false
 
-  init() {}
+// MARK: Snapshots
 
-  deinit { storage?.deallocate() }
-
-  func holds(chunk: Int, generation: UInt64) -> Bool {
-    valid && self.chunk == chunk && self.generation == generation
+extension FileStorage {
+  /// The current form, pinned when it is plain bytes (see `PlainBytes`).
+  func pin(_ inode: Inode) -> FileData {
+    inode.contents.withLock { state in
+      if case .plain(let plain) = state.data { plain.pins += 1 }
+      return state.data
+    }
   }
 
-  func prepare(capacity: Int) -> UnsafeMutableRawBufferPointer {
-    valid = false
-    if let storage, storage.count >= capacity { return storage }
-    storage?.deallocate()
-    let fresh = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-    storage = fresh
-    return fresh
-  }
-
-  func fill(chunk: Int, generation: UInt64) {
-    self.chunk = chunk
-    self.generation = generation
-    valid = true
-  }
-
-  func invalidate() { valid = false }
-
-  func copy(from offset: Int, count: Int, into target: UnsafeMutableRawBufferPointer) {
-    guard let storage else { return }
-    target.copyMemory(from: UnsafeRawBufferPointer(rebasing: storage[offset..<(offset + count)]))
+  /// Ends a snapshot `pin` took.
+  func unpin(_ data: FileData, of inode: Inode) {
+    guard case .plain(let plain) = data else { return }
+    inode.contents.withLock { _ in unpin(plain) }
   }
 }

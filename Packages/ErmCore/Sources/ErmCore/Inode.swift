@@ -1,119 +1,137 @@
-import ErmAlloc
-import ErmCompress
 import Synchronization
 import SystemPackage
 
-/// A file or directory.
+/// A file, directory, symbolic link or special file.
 ///
-/// Metadata are atomics so that `stat`, `chmod` and the tree operations (which run under
-/// the tree lock) never wait for a file's contents lock, which a close may hold while it
-/// compresses. The contents of a regular file sit behind `contents`, one lock per inode.
+/// Metadata are atomics, so `stat` and the tree operations never wait for a file's
+/// contents lock. A regular file's bytes sit behind `contents`, one lock per inode (see
+/// docs/decisions/core-locking.md).
+///
+/// An inode lives while any of three counts is above zero: `linkCount` (directory entries
+/// naming it), `openCount` (open file descriptions) and `lookupCount` (references the
+/// kernel holds through FUSE). The last of them to drop frees a regular file's contents.
 final class Inode: Sendable {
   let number: UInt64
-  let isDirectory: Bool
-  let permissions: Atomic<UInt32>
-  /// Directory entries naming this inode; 0 once unlinked. Changed under the tree lock.
+  let type: FileType
+  /// Permission bits, `0o7777` (setuid, setgid and sticky included).
+  let permissionBits: Atomic<UInt32>
+  /// Owner and group in one word (uid in the high half), so `chown` is one store.
+  private let ownerWord: Atomic<UInt64>
+  /// Device number of a character or block special file (`st_rdev`); 0 otherwise.
+  let device: UInt64
+  /// A symbolic link's target, fixed at creation (empty for other types).
+  let symbolicLinkTarget: [UInt8]
+
+  /// Directory entries naming this inode (for a directory: 2 + subdirectories). Changed
+  /// under the namespace's lock.
   let linkCount: Atomic<Int>
-  /// Open file descriptions referring to this inode. Incremented under the tree lock (so
-  /// an unlink cannot slip between lookup and open), decremented under `contents`.
+  /// Open file descriptions referring to this inode.
   let openCount = Atomic<Int>(0)
-  /// Mirrors of the contents' sizes for `stat`, updated under `contents`.
+  /// Lookups the kernel has not forgotten (FUSE `lookup`/`forget`); 0 for library use.
+  let lookupCount = Atomic<Int>(0)
+
+  /// Mirrors of the contents' sizes for `stat`, updated under `contents`. For a
+  /// directory `size` is tmpfs's: 40 bytes plus 20 per entry.
   let size = Atomic<Int>(0)
   let storedSize = Atomic<Int>(0)
-  let accessTime: Atomic<Int64>
-  let modificationTime: Atomic<Int64>
-  let changeTime: Atomic<Int64>
-  /// A regular file's bytes (unused for directories).
-  let contents = Mutex(FileContentsState())
+  let accessTime: AtomicTimestamp
+  let modificationTime: AtomicTimestamp
+  let changeTime: AtomicTimestamp
 
-  init(number: UInt64, isDirectory: Bool, permissions: FilePermissions, now: Int64) {
+  /// A regular file's bytes (unused for other types).
+  let contents = Mutex(FileContentsState())
+  /// Extended attributes (`user.*`, `trusted.*`, `security.*`).
+  let attributes = Mutex(ExtendedAttributes())
+
+  init(number: UInt64, type: FileType, permissions: UInt32, owner: Ownership,
+       device: UInt64 = 0, symbolicLinkTarget: [UInt8] = [], now: ErmFS.Timestamp) {
     self.number = number
-    self.isDirectory = isDirectory
-    self.permissions = Atomic(permissions.rawValue & 0o7777)
-    self.linkCount = Atomic(isDirectory ? 2 : 1)
-    self.accessTime = Atomic(now)
-    self.modificationTime = Atomic(now)
-    self.changeTime = Atomic(now)
+    self.type = type
+    self.permissionBits = Atomic(permissions & 0o7777)
+    self.ownerWord = Atomic(owner.packed)
+    self.device = device
+    self.symbolicLinkTarget = symbolicLinkTarget
+    self.linkCount = Atomic(type == .directory ? 2 : 1)
+    self.accessTime = AtomicTimestamp(now)
+    self.modificationTime = AtomicTimestamp(now)
+    self.changeTime = AtomicTimestamp(now)
+    if type == .directory { size.store(Inode.emptyDirectorySize, ordering: .relaxed) }
+    if type == .symbolicLink { size.store(symbolicLinkTarget.count, ordering: .relaxed) }
   }
 
-  var fileType: FileType { isDirectory ? .directory : .regular }
+  /// tmpfs's directory sizes (`BOGO_DIRENT_SIZE`): programs that print `ls -l` output
+  /// see the same numbers as on tmpfs.
+  static let emptyDirectorySize = 40
+  static let directoryEntrySize = 20
+
+  var isDirectory: Bool { type == .directory }
+  var isRegular: Bool { type == .regular }
+  var isSymbolicLink: Bool { type == .symbolicLink }
+
+  var owner: Ownership {
+    get { Ownership(packed: ownerWord.load(ordering: .relaxed)) }
+  }
+
+  func setOwner(_ owner: Ownership) { ownerWord.store(owner.packed, ordering: .relaxed) }
+
+  var permissions: UInt32 { permissionBits.load(ordering: .relaxed) }
 
   func status() -> ErmFS.FileStatus {
     ErmFS.FileStatus(
       inode: number,
-      mode: FileMode(type: fileType,
-                     permissions: FilePermissions(rawValue: permissions.load(ordering: .relaxed))),
+      mode: FileMode(type: type, permissions: FilePermissions(rawValue: permissions)),
       linkCount: linkCount.load(ordering: .sequentiallyConsistent),
+      userID: owner.userID, groupID: owner.groupID, device: device,
       size: Int64(size.load(ordering: .relaxed)),
       storedSize: Int64(storedSize.load(ordering: .relaxed)),
-      accessTime: .init(totalNanoseconds: accessTime.load(ordering: .relaxed)),
-      modificationTime: .init(totalNanoseconds: modificationTime.load(ordering: .relaxed)),
-      changeTime: .init(totalNanoseconds: changeTime.load(ordering: .relaxed)))
+      accessTime: accessTime.load(),
+      modificationTime: modificationTime.load(),
+      changeTime: changeTime.load())
   }
 
-  /// Marks data modification (`mtime` and `ctime`).
-  func touchModified(_ now: Int64 = WallClock.now()) {
-    modificationTime.store(now, ordering: .relaxed)
-    changeTime.store(now, ordering: .relaxed)
+  /// Marks a data change (`mtime` and `ctime`).
+  func touchModified(_ now: ErmFS.Timestamp = .now()) {
+    modificationTime.store(now)
+    changeTime.store(now)
   }
 
-  func touchChanged(_ now: Int64 = WallClock.now()) {
-    changeTime.store(now, ordering: .relaxed)
+  /// Marks a metadata change (`ctime`).
+  func touchChanged(_ now: ErmFS.Timestamp = .now()) {
+    changeTime.store(now)
   }
-}
 
-/// Where a regular file's bytes are.
-enum FileData {
-  /// No bytes at all (a new or truncated-to-zero file holds no memory).
-  case empty
-  /// Plain bytes; `buffer.count` is the logical size.
-  case materialised(ExtentBuffer)
-  /// Chunked gzip (`ChunkedGzip`), the index beside it.
-  case compressed(StoredBytes, ChunkIndex)
-}
-
-/// The compressed bytes: normally a `Blob`; an `ExtentBuffer` trimmed to the stored size
-/// when handing the buffer to the allocator failed (nothing is lost, only not slab-packed).
-enum StoredBytes {
-  case blob(Blob)
-  case buffer(ExtentBuffer)
-
-  func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-    switch self {
-    case .blob(let blob): return try blob.withUnsafeBytes(body)
-    case .buffer(let buffer): return try buffer.withUnsafeBytes(body)
+  /// Marks a read, with Linux's default `relatime` rule: the access time moves only when
+  /// it is not newer than the modification or change time, or is a day old.
+  func touchAccessed(_ now: ErmFS.Timestamp = .now()) {
+    let atime = accessTime.load()
+    if atime <= modificationTime.load() || atime <= changeTime.load()
+      || now.seconds - atime.seconds >= 24 * 3600 {
+      accessTime.store(now)
     }
   }
 }
 
-/// The state behind an inode's contents lock.
-struct FileContentsState {
-  var data: FileData = .empty
-  /// Changed since it was last compressed: the last close compresses only then.
-  var modified = false
-  /// Bumped each time new compressed bytes are installed; chunk caches compare it.
-  var generation: UInt64 = 0
-  /// Set once an unlinked, closed file gave its memory back.
-  var released = false
+/// Who owns an inode: `st_uid` and `st_gid`.
+public struct Ownership: Sendable, Hashable {
+  /// The owner's user ID.
+  public var userID: UInt32
+  /// The owning group's ID.
+  public var groupID: UInt32
 
-  var logicalCount: Int {
-    switch data {
-    case .empty: return 0
-    case .materialised(let buffer): return buffer.count
-    case .compressed(_, let index): return index.logicalSize
-    }
+  /// - Parameters:
+  ///   - userID: owner (`st_uid`).
+  ///   - groupID: group (`st_gid`).
+  public init(userID: UInt32, groupID: UInt32) {
+    self.userID = userID
+    self.groupID = groupID
   }
 
-  var storedCount: Int {
-    switch data {
-    case .empty: return 0
-    case .materialised(let buffer): return buffer.count
-    case .compressed(_, let index): return index.storedSize
-    }
+  /// uid 0, gid 0.
+  public static let root = Ownership(userID: 0, groupID: 0)
+
+  init(packed: UInt64) {
+    self.init(userID: UInt32(truncatingIfNeeded: packed >> 32), groupID: UInt32(truncatingIfNeeded: packed))
   }
 
-  var isCompressed: Bool {
-    if case .compressed = data { return true }
-    return false
-  }
+  var packed: UInt64 { UInt64(userID) << 32 | UInt64(groupID) }
 }

@@ -62,7 +62,7 @@ final class CompressOnCloseTests: XCTestCase {
     XCTAssertTrue(try fs.isCompressed("/a"), "opening for writing alone does not materialise")
     try fs.pwrite(fd, bytes: [0x41], at: 10_000)
     XCTAssertFalse(try fs.isCompressed("/a"))
-    XCTAssertEqual(try fs.stat("/a").storedSize, 20_000)
+    XCTAssertEqual(try fs.stat("/a").storedSize, Int64(pages(20_000)))
     try fs.close(fd)
     var expected = text(20_000)
     expected[10_000] = 0x41
@@ -82,7 +82,7 @@ final class CompressOnCloseTests: XCTestCase {
   func testIncompressibleFileIsNotStoredLarger() throws {
     let fs = try makeFS()
     try fs.put("/a", noise(20_000))
-    XCTAssertLessThanOrEqual(try fs.stat("/a").storedSize, 20_000)
+    XCTAssertLessThanOrEqual(try fs.stat("/a").storedSize, Int64(pages(20_000)))
     assertSameBytes(try fs.get("/a"), noise(20_000))
   }
 
@@ -94,7 +94,7 @@ final class CompressOnCloseTests: XCTestCase {
     let materialised = allocator.statistics.bytesReserved
     try fs.close(fd)
     XCTAssertLessThan(allocator.statistics.bytesReserved, materialised / 4)
-    XCTAssertEqual(allocator.statistics.bytesLive, fs.statistics.storedBytes)
+    try fs.assertAccountingConsistent(allocator)
   }
 
   func testEmptyFileHoldsNoMemoryAfterClose() throws {
@@ -136,13 +136,40 @@ final class CompressOnCloseTests: XCTestCase {
     XCTAssertEqual(codec.decompressions.load(ordering: .relaxed), 2)
   }
 
-  func testCompressionFailureKeepsEveryByte() throws {
-    let codec = FailingCodec(failAfter: 2)
+  func testCompressionFailureLeavesTheFileMaterialisedAndExact() throws {
+    let codec = FailingCodec(failAfter: 2, scribbles: false)
     let fs = try makeFS(codec: codec)
     let data = text(10 * testChunkSize)
     try fs.put("/a", data)
+    XCTAssertFalse(try fs.isCompressed("/a"))
     assertSameBytes(try fs.get("/a"), data)
-    XCTAssertLessThan(try fs.stat("/a").storedSize, Int64(data.count), "two chunks compressed")
+    XCTAssertEqual(try fs.stat("/a").storedSize, Int64(pages(data.count)))
+  }
+
+  func testInPlaceCompressionFailureKeepsEveryByte() throws {
+    // No room in the quota for a compressed copy: compression happens in place, where a
+    // failing chunk may have scribbled over its own bytes before failing.
+    let data = text(10 * testChunkSize)
+    let codec = FailingCodec(failAfter: 2, scribbles: true)
+    let fs = try makeFS(byteQuota: pages(data.count), codec: codec)
+    try fs.put("/a", data)
+    XCTAssertTrue(try fs.isCompressed("/a"), "stored as an index of two gzip and eight raw chunks")
+    assertSameBytes(try fs.get("/a"), data)
+    let index = try fs.resolve("/a").contents.withLock { state -> ChunkIndex? in
+      if case .compressed(_, let index) = state.data { return index }
+      return nil
+    }
+    XCTAssertEqual(index?.entries.map(\.isRaw), [false, false] + Array(repeating: true, count: 8),
+                   "two chunks compressed, the rest kept raw")
+  }
+
+  func testCompressionWithoutRoomForACopyHappensInPlace() throws {
+    let data = text(10 * testChunkSize)
+    let fs = try makeFS(byteQuota: pages(data.count))
+    try fs.put("/a", data)
+    XCTAssertTrue(try fs.isCompressed("/a"))
+    XCTAssertLessThan(fs.statistics.storedBytes, data.count / 4)
+    assertSameBytes(try fs.get("/a"), data)
   }
 
   func testCorruptStoredBytesReadAsEBADMSG() throws {
@@ -179,12 +206,12 @@ final class CompressOnCloseTests: XCTestCase {
   }
 
   private func corruptFirstChunk(of path: String, in fs: ErmFS) throws {
-    let inode = try fs.registry.lookup(try Path(path))
+    let inode = try fs.resolve(path)
     try inode.contents.withLock { state in
-      guard case .compressed(.blob(let blob), let index) = state.data, !index.entries[0].isRaw else {
+      guard case .compressed(let stored, let index) = state.data, !index.entries[0].isRaw else {
         throw FsxFailure(operation: 0, message: "expected a compressed first chunk")
       }
-      blob.withUnsafeMutableBytes { bytes in
+      stored.withUnsafeMutableBytesForTesting { bytes in
         let entry = index.entries[0]
         bytes[entry.storedOffset + entry.storedLength / 2] ^= 0x5A
       }
@@ -211,12 +238,19 @@ final class CountingCodec: GzipCodec {
 /// failing in-place compression may) after `failAfter` successes.
 final class FailingCodec: GzipCodec {
   let remaining: Atomic<Int>
+  let scribbles: Bool
   let inner = ZlibCodec()
-  init(failAfter: Int) { remaining = Atomic(failAfter) }
+  init(failAfter: Int, scribbles: Bool) {
+    remaining = Atomic(failAfter)
+    self.scribbles = scribbles
+  }
   func compressMember(_ input: UnsafeRawBufferPointer, level: CompressionLevel,
                       into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
     if remaining.subtract(1, ordering: .relaxed).newValue < 0 {
-      UnsafeMutableRawBufferPointer(mutating: input).initializeMemory(as: UInt8.self, repeating: 0xEE)
+      // In place, input and output overlap: a failure may leave either scribbled.
+      if scribbles {
+        UnsafeMutableRawBufferPointer(mutating: input).initializeMemory(as: UInt8.self, repeating: 0xEE)
+      }
       throw GzipError(.noMemory, "injected failure")
     }
     return try inner.compressMember(input, level: level, into: output)

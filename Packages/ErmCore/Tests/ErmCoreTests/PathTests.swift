@@ -4,11 +4,56 @@ import XCTest
 @testable import ErmCore
 
 final class PathTests: XCTestCase {
-  func testDotAndDotDotAndRepeatedSlashesAreNormalised() throws {
+  func testDotAndDotDotAndRepeatedSlashesAreWalked() throws {
     let fs = try makeFS()
     try fs.mkdir("/d")
+    try fs.mkdir("/d/x")
     try fs.put("//d/./x/../f", [3])
     assertSameBytes(try fs.get("/d/f"), [3])
+  }
+
+  func testDotDotAfterAMissingComponentIsENOENT() throws {
+    // Linux walks `..` in the tree: the missing component fails first.
+    let fs = try makeFS()
+    try fs.put("/f", [1])
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat("/missing/../f") }
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in
+      try fs.open("/nope/../g", .writeOnly, options: .create)
+    }
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat("/g") }
+  }
+
+  func testDotDotAfterAFileIsENOTDIR() throws {
+    let fs = try makeFS()
+    try fs.put("/f", [1])
+    assertErrno(.notDirectory) { () throws(Errno) in try fs.stat("/f/..") }
+    assertErrno(.notDirectory) { () throws(Errno) in try fs.stat("/f/.") }
+    assertErrno(.notDirectory) { () throws(Errno) in try fs.mkdir("/f/.") }
+  }
+
+  func testCreateWithATrailingSlashIsEISDIR() throws {
+    let fs = try makeFS()
+    try fs.put("/f", [1])
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/f/", .writeOnly, options: .create) }
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/new/", .writeOnly, options: .create) }
+  }
+
+  func testALastDotAfterAMissingComponentIsENOENT() throws {
+    let fs = try makeFS()
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.mkdir("/missing/.") }
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in
+      try fs.open("/c/.", .readOnly, options: .create)
+    }
+    try fs.mkdir("/d")
+    assertErrno(.fileExists) { () throws(Errno) in try fs.mkdir("/d/.") }
+    assertErrno(.isDirectory) { () throws(Errno) in try fs.open("/d/.", .readOnly, options: .create) }
+  }
+
+  func testPathOf4096BytesIsENAMETOOLONGAnd4095IsWalked() throws {
+    let fs = try makeFS()
+    let long = "/" + String(repeating: "a/", count: 2047) + "b"  // 4096 bytes
+    assertErrno(.fileNameTooLong) { () throws(Errno) in try fs.stat(long) }
+    assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.stat(String(long.dropLast(2))) }
   }
 
   func testDotDotOfTheRootIsTheRoot() throws {
@@ -71,12 +116,14 @@ final class PathTests: XCTestCase {
     XCTAssertEqual(try fs.stat("/d").type, .directory)
   }
 
-  func testRenameOfAPathEndingInDotIsEINVAL() throws {
+  func testRenameOfAPathEndingInDotIsEBUSY() throws {
+    // Linux (do_renameat2): a last component that is not a name is EBUSY on either side.
     let fs = try makeFS()
     try fs.mkdir("/d")
     try fs.mkdir("/e")
-    assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d/.", to: "/x") }
-    assertErrno(.invalidArgument) { () throws(Errno) in try fs.rename("/d", to: "/e/.") }
+    assertErrno(.resourceBusy) { () throws(Errno) in try fs.rename("/d/.", to: "/x") }
+    assertErrno(.resourceBusy) { () throws(Errno) in try fs.rename("/d", to: "/e/.") }
+    assertErrno(.fileExists) { () throws(Errno) in try fs.rename("/d", to: "/e/..", flags: .noReplace) }
   }
 
   func testCanonicallyEquivalentNamesAreDistinctFiles() throws {

@@ -1,3 +1,4 @@
+import ErmAlloc
 import SystemPackage
 import XCTest
 
@@ -132,12 +133,13 @@ final class ReadWriteTests: XCTestCase {
     XCTAssertEqual(try fs.read(fd, upToCount: 10), [0, 0, 0, 1, 2])
   }
 
-  func testPwriteWithAppendWritesAtTheGivenOffset() throws {
+  func testPwriteWithAppendAppendsAsOnLinux() throws {
     let fs = try makeFS()
     try fs.put("/a", [1, 2, 3])
     let fd = try fs.open("/a", .readWrite, options: .append)
-    try fs.pwrite(fd, bytes: [9], at: 0)
-    XCTAssertEqual(try fs.pread(fd, upToCount: 10, at: 0), [9, 2, 3])
+    XCTAssertEqual(try fs.pwrite(fd, bytes: [9], at: 0), 1)
+    XCTAssertEqual(try fs.pread(fd, upToCount: 10, at: 0), [1, 2, 3, 9])
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), 0, "pwrite leaves the offset")
   }
 
   func testPreadWithNegativeOffsetIsEINVAL() throws {
@@ -166,19 +168,50 @@ final class ReadWriteTests: XCTestCase {
     XCTAssertEqual(try fs.fstat(fd).size, 100, "a failed write changes nothing")
   }
 
-  func testPwriteBeyondMaximumFileSizeIsEFBIG() throws {
+  func testPwriteCrossingMaximumFileSizeWritesWhatFits() throws {
     let fs = try makeFS(maxFileSize: 100)
-    let fd = try fs.open("/a", .writeOnly, options: .create)
-    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1, 2], at: 99) }
-    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: .max) }
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    XCTAssertEqual(try fs.pwrite(fd, bytes: [1, 2, 3], at: 98), 2, "Linux: a short write")
+    XCTAssertEqual(try fs.fstat(fd).size, 100)
+    XCTAssertEqual(try fs.pread(fd, upToCount: 5, at: 98), [1, 2])
   }
 
-  func testWriteBeyondByteQuotaIsENOSPC() throws {
-    let fs = try makeFS(byteQuota: 1000)
+  func testPwriteAtOrPastMaximumFileSizeIsEFBIG() throws {
+    let fs = try makeFS(maxFileSize: 100)
     let fd = try fs.open("/a", .writeOnly, options: .create)
-    try fs.write(fd, bytes: [UInt8](repeating: 1, count: 1000))
+    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: 100) }
+    assertErrno(.fileTooLarge) { () throws(Errno) in try fs.pwrite(fd, bytes: [1], at: .max) }
+    XCTAssertEqual(try fs.fstat(fd).size, 0)
+  }
+
+  func testWriteCrossingTheQuotaWritesTheWholePagesThatFit() throws {
+    let page = PageAllocator.pageSize
+    let fs = try makeFS(byteQuota: 2 * page)
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    XCTAssertEqual(try fs.write(fd, bytes: [UInt8](repeating: 1, count: 3 * page)), 2 * page)
+    XCTAssertEqual(try fs.fstat(fd).size, Int64(2 * page))
+    XCTAssertEqual(fs.statistics.storedBytes, 2 * page)
+  }
+
+  func testWriteWithNoRoomLeftIsENOSPCAndChangesNothing() throws {
+    let page = PageAllocator.pageSize
+    let fs = try makeFS(byteQuota: 2 * page)
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    try fs.write(fd, bytes: [UInt8](repeating: 1, count: 2 * page))
     assertErrno(.noSpace) { () throws(Errno) in try fs.write(fd, bytes: [1]) }
-    XCTAssertEqual(fs.statistics.storedBytes, 1000)
+    XCTAssertEqual(try fs.fstat(fd).size, Int64(2 * page))
+    XCTAssertEqual(try fs.lseek(fd, offset: 0, from: .current), Int64(2 * page))
+    XCTAssertEqual(fs.statistics.storedBytes, 2 * page)
+  }
+
+  func testOverwritingInsideTheFileNeedsNoRoom() throws {
+    let page = PageAllocator.pageSize
+    let fs = try makeFS(byteQuota: 2 * page)
+    let fd = try fs.open("/a", .readWrite, options: .create)
+    try fs.write(fd, bytes: [UInt8](repeating: 1, count: 2 * page - 10))
+    XCTAssertEqual(try fs.pwrite(fd, bytes: [UInt8](repeating: 2, count: 20), at: 0), 20)
+    XCTAssertEqual(try fs.pwrite(fd, bytes: [UInt8](repeating: 3, count: 20), at: Int64(2 * page - 15)), 15,
+                   "the last page has room for 15 more bytes")
   }
 
   func testQuotaCountsCompressedFilesByStoredSize() throws {

@@ -41,6 +41,6 @@ final class StatisticsTests: XCTestCase {
     let allocator = PageAllocator()
     let fs = try makeFS(allocator: allocator)
     for i in 0..<20 { try fs.put("/f\(i)", text(i * 3000, seed: i)) }
-    XCTAssertEqual(fs.statistics.allocator.bytesLive, fs.statistics.storedBytes)
+    try fs.assertAccountingConsistent(allocator)
   }
 }

@@ -1,4 +1,5 @@
 import ErmAlloc
+import Foundation
 import ErmCompress
 import SystemPackage
 import XCTest
@@ -24,6 +25,39 @@ func assertErrno<R>(_ expected: Errno, file: StaticString = #filePath, line: UIn
     XCTFail("expected \(expected), got success: \(value)", file: file, line: line)
   } catch {
     XCTAssertEqual(error, expected, file: file, line: line)
+  }
+}
+
+/// Memory a materialised file of `count` bytes holds: whole pages.
+func pages(_ count: Int) -> Int {
+  let page = PageAllocator.pageSize
+  return (count + page - 1) / page * page
+}
+
+extension ErmFS {
+  /// Every regular file reachable from `directory`, recursively (symbolic links not
+  /// followed).
+  func allFiles(under directory: String = "/") throws(Errno) -> [String] {
+    var out: [String] = []
+    for entry in try readdir(directory) {
+      let path = (directory == "/" ? "" : directory) + "/" + entry.name
+      if entry.type == .directory { out += try allFiles(under: path) }
+      else if entry.type == .regular { out.append(path) }
+    }
+    return out
+  }
+
+  /// Checks the accounting invariants: the stored total is the sum of every file's
+  /// stored size (each a whole number of pages or a slab slot), never less than the
+  /// bytes the allocator handed out for them.
+  func assertAccountingConsistent(_ allocator: PageAllocator, file: StaticString = #filePath,
+                                  line: UInt = #line) throws {
+    var sum: Int64 = 0
+    for path in try allFiles() { sum += try stat(path).storedSize }
+    XCTAssertEqual(Int64(statistics.storedBytes), sum, "stored bytes = sum of stored sizes",
+                   file: file, line: line)
+    XCTAssertLessThanOrEqual(allocator.statistics.bytesLive, statistics.storedBytes,
+                             "the allocator hands out no more than is counted", file: file, line: line)
   }
 }
 
@@ -72,12 +106,12 @@ extension ErmFS {
 
   /// Test access to a file's storage form.
   func isCompressed(_ path: String) throws(Errno) -> Bool {
-    let inode = try registry.lookup(try Path(path))
+    let inode = try resolve(path)
     return inode.contents.withLock { $0.isCompressed }
   }
 
   func generation(_ path: String) throws(Errno) -> UInt64 {
-    let inode = try registry.lookup(try Path(path))
+    let inode = try resolve(path)
     return inode.contents.withLock { $0.generation }
   }
 }
@@ -95,4 +129,42 @@ func assertSameBytes(_ actual: @autoclosure () throws -> [UInt8], _ expected: [U
   } catch {
     XCTFail("threw \(error)", file: file, line: line)
   }
+}
+
+extension ErmFS {
+  /// A compressed file's stored chunks as one standalone gzip stream (raw chunks wrapped
+  /// as stored blocks); nil when the file is not compressed now.
+  func storedGzipStream(_ path: String) throws(Errno) -> [UInt8]? {
+    let inode = try resolve(path)
+    let data = inode.contents.withLock { $0.data }
+    guard case .compressed(let stored, let index) = data else { return nil }
+    var out: [UInt8] = []
+    try stored.withUnsafeBytes { (bytes) throws(Errno) in
+      do throws(GzipError) {
+        try storage.chunked.writeGzipStream(stored: bytes, index: index) { piece in out += piece }
+      } catch {
+        throw error.errno
+      }
+    }
+    return out
+  }
+}
+
+/// Decompresses with the system's `gzip -dc`: a decoder that shares no code with ErmFS.
+func gunzipWithSystemGzip(_ stream: [UInt8]) throws -> [UInt8] {
+  let input = FileManager.default.temporaryDirectory.appendingPathComponent("ermcore-\(UUID().uuidString).gz")
+  try Data(stream).write(to: input)
+  defer { try? FileManager.default.removeItem(at: input) }
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["gzip", "-dc", input.path]
+  let pipe = Pipe()
+  process.standardOutput = pipe
+  try process.run()
+  let output = pipe.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  guard process.terminationStatus == 0 else {
+    throw FsxFailure(operation: -1, message: "gzip -dc exited \(process.terminationStatus)")
+  }
+  return [UInt8](output)
 }

@@ -108,7 +108,7 @@ enum MemfdExport {
   }
 
   /// Creates a memfd and fills it with `contents`. Closes it again on any error.
-  static func export(_ contents: FileContents, name: String, flags: UInt32,
+  static func export(_ contents: borrowing FileContents, name: String, flags: UInt32,
                      options: ExportOptions, path: ExportCopyPath = .default) throws(Errno) -> FileDescriptor {
     let fd = try Memfd.create(name: name, flags: flags)
     do {
@@ -127,7 +127,7 @@ enum MemfdExport {
 
   /// Writes all of `contents` into the empty memfd `fd` at offset 0, leaving its file
   /// position at 0 and its size equal to the logical size.
-  static func fill(_ fd: FileDescriptor, from contents: FileContents,
+  static func fill(_ fd: FileDescriptor, from contents: borrowing FileContents,
                    path: ExportCopyPath = .default) throws(Errno) {
     let size = contents.logicalSize
     if size == 0 { return }
@@ -139,7 +139,7 @@ enum MemfdExport {
 
   /// Copy (or decompress) piece by piece into a bounded buffer and `pwrite` each piece:
   /// the writes size the memfd; at most ``stagingPiece`` bytes are buffered.
-  private static func copyThroughBuffer(_ fd: FileDescriptor, from contents: FileContents) throws(Errno) {
+  private static func copyThroughBuffer(_ fd: FileDescriptor, from contents: borrowing FileContents) throws(Errno) {
     let size = contents.logicalSize
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(size, stagingPiece), alignment: 64)
     defer { buffer.deallocate() }
@@ -155,7 +155,7 @@ enum MemfdExport {
 
   /// Size the memfd, map it, copy or decompress straight into the mapping.
   /// The mapping is gone before this returns (F_SEAL_WRITE needs that).
-  private static func copyThroughMapping(_ fd: FileDescriptor, from contents: FileContents) throws(Errno) {
+  private static func copyThroughMapping(_ fd: FileDescriptor, from contents: borrowing FileContents) throws(Errno) {
     let size = contents.logicalSize
     try truncate(fd, to: size)
     // MAP_POPULATE allocates every page in one call instead of one fault per page.
