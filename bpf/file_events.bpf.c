@@ -47,7 +47,9 @@ struct {
 
 static __always_inline int should_record(struct arena_control __arena *control, __u64 pid_tgid)
 {
-	if (control->magic != ARENA_CONTROL_MAGIC || !arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE))
+	if (control->magic != ARENA_CONTROL_MAGIC)
+		return 0;
+	if (!arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE)) /* site: consume */
 		return 0;
 	return control->filter_tgid == 0 || control->filter_tgid == (__u32)(pid_tgid >> 32);
 }

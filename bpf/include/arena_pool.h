@@ -52,7 +52,7 @@ ARENA_INLINE int arena_pool_free(arena_base_t base, arena_off_t pool_off, arena_
 		arena_u64 next = arena_atomic_load(&node->next, ARENA_RELAXED);
 
 		arena_atomic_store(&node->next, ARENA_TAGGED(ARENA_TAG(next) + 1, ARENA_OFF(head)), ARENA_RELAXED);
-		if (arena_atomic_cmpxchg(&pool->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, off),
+		if (arena_atomic_cmpxchg(&pool->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, off), /* site: publish */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == head)
 			return ARENA_OK;
 	}
@@ -69,7 +69,7 @@ ARENA_INLINE arena_off_t arena_pool_alloc(arena_base_t base, arena_off_t pool_of
 	struct arena_pool __arena *pool = ARENA_PTR(base, struct arena_pool, pool_off);
 
 	while (arena_may_loop()) {
-		arena_u64 head = arena_atomic_load(&pool->head, ARENA_ACQUIRE);
+		arena_u64 head = arena_atomic_load(&pool->head, ARENA_ACQUIRE); /* site: consume */
 		arena_off_t off = ARENA_OFF(head);
 		struct arena_node __arena *node;
 		arena_u64 next;
@@ -81,7 +81,7 @@ ARENA_INLINE arena_off_t arena_pool_alloc(arena_base_t base, arena_off_t pool_of
 		node = ARENA_PTR(base, struct arena_node, off);
 		/* May be stale if another thread took the node: then the tagged CAS fails. */
 		next = arena_atomic_load(&node->next, ARENA_RELAXED);
-		if (arena_atomic_cmpxchg(&pool->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, ARENA_OFF(next)),
+		if (arena_atomic_cmpxchg(&pool->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, ARENA_OFF(next)), /* site: consume */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == head) {
 			*status = ARENA_OK;
 			return off;
