@@ -5,6 +5,10 @@
  * records how many values it took and their sum (a checksum user space compares).
  * The io_uring-style pair answers each submission with a completion (res = value + 1).
  */
+/* Tests set control.fault_injection to spend the loop budget between take and free. */
+static inline __attribute__((always_inline)) void lane_after_take(void);
+#define ARENA_AFTER_TAKE() lane_after_take()
+
 #include "ermfs_bpf.h"
 #include "arena_hashset.h"
 #include "arena_mpmc.h"
@@ -14,6 +18,14 @@
 #include "arena_uring.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline void lane_after_take(void)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+
+	if (control->fault_injection & ARENA_FAULT_BUDGET_AFTER_TAKE)
+		arena_spend_loop_budget();
+}
 
 static __always_inline int lane_take(arena_u32 kind, arena_off_t at, arena_u64 *value)
 {

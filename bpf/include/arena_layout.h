@@ -30,6 +30,11 @@
 #define ARENA_HOOK_FENTRY 2
 #define ARENA_HOOK_TRACEPOINT 3
 
+/* Fault injection (tests only; 0 in production): where a BPF program spends its whole
+ * may_goto budget on purpose, to exercise the paths that run after it is gone. */
+#define ARENA_FAULT_BUDGET_AFTER_TAKE 1u  /* lane pops: between taking a node and freeing it */
+#define ARENA_FAULT_BUDGET_BEFORE_PUSH 2u /* file-event producer: before pushing an event */
+
 struct arena_control {
 	arena_u32 magic;
 	arena_u32 version;
@@ -45,7 +50,8 @@ struct arena_control {
 	arena_off_t lane_at;
 	arena_u64 lane_key_first;  /* hash set lane: keys [first, first + count) */
 	arena_u64 lane_key_count;
-	arena_u8 pad0_[ARENA_CACHE_LINE - 48];
+	arena_u32 fault_injection; /* tests only: ARENA_FAULT_* points that spend the loop budget */
+	arena_u8 pad0_[ARENA_CACHE_LINE - 52];
 	/* written by the kernel (fetch-add: several CPUs at once) */
 	arena_u64 event_sequence;
 	arena_u64 events_published;

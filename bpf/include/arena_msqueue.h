@@ -124,6 +124,7 @@ ARENA_INLINE int arena_msqueue_pop(arena_base_t base, arena_off_t at, arena_u64 
 		if (arena_atomic_cmpxchg(&q->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, ARENA_OFF(next)), /* site: consume */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == head) {
 			*value = v;
+			ARENA_AFTER_TAKE();
 			return arena_pool_free(base, q->pool, ARENA_OFF(head));
 		}
 	}

@@ -84,6 +84,7 @@ ARENA_INLINE int arena_treiber_pop(arena_base_t base, arena_off_t at, arena_u64 
 		if (arena_atomic_cmpxchg(&s->top, top, ARENA_TAGGED(ARENA_TAG(top) + 1, ARENA_OFF(next)), /* site: consume */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == top) {
 			*value = v;
+			ARENA_AFTER_TAKE();
 			return arena_pool_free(base, s->pool, ARENA_OFF(top));
 		}
 	}

@@ -194,15 +194,16 @@ public final class FileCreationFeed: @unchecked Sendable {
       ermfs_arena_control_enable_events(base, 0)
       var held: UInt64 = 0
       var free: UInt64 = 0
+      var parked: UInt64 = 0
       var status = ermfs_arena_verify(structure.rawValue, base, structureOffset, &held)
       guard status == 0 else { throw ArenaError(status: status) }
-      status = ermfs_arena_pool_verify(base, poolOffset, &free)
+      status = ermfs_arena_pool_verify(base, poolOffset, &free, &parked)
       guard status == 0 else { throw ArenaError(status: status) }
       // Each queued event is one node; Michael-Scott/Treiber hold one more per value
       // (+1 dummy), and a tracepoint enter may still own a node until its exit.
       let perValue: UInt64 = structure == .mpmc ? 1 : 2
       let dummy: UInt64 = structure == .msqueue ? 1 : 0
-      guard held * perValue + dummy + free <= UInt64(poolNodes) else { throw .corrupt }
+      guard held * perValue + dummy + free + parked <= UInt64(poolNodes) else { throw .corrupt }
       return held
     }
   }

@@ -29,6 +29,12 @@ public final class KernelLane {
     ermfs_arena_control_set_lane(base, structure.kind.rawValue, structure.offset, first, count)
   }
 
+  /// Tests only: makes the lane programs spend their whole loop budget at the given
+  /// `ERMFS_FAULT_*` points, to exercise what runs after it is gone.
+  func injectFaults(_ points: UInt32) {
+    ermfs_arena_control_set_fault_injection(base, points)
+  }
+
   /// Totals over every drain so far.
   public struct Totals: Sendable, Equatable {
     public var consumed: UInt64

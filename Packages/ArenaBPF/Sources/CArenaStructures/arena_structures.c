@@ -130,13 +130,24 @@ int ermfs_arena_pool_free(void *base, uint32_t at, uint32_t node)
 	return arena_pool_free(base, at, node);
 }
 
-int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count)
+int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count, uint64_t *parked_count)
 {
-	arena_u64 n = 0;
-	int status = arena_pool_verify(base, at, &n);
+	arena_u64 n = 0, parked = 0;
+	int status = arena_pool_verify(base, at, &n, &parked);
 
 	*free_count = n;
+	*parked_count = parked;
 	return status;
+}
+
+uint64_t ermfs_arena_pool_reclaim(void *base, uint32_t at)
+{
+	return arena_pool_reclaim(base, at);
+}
+
+void ermfs_arena_pool_park(void *base, uint32_t at, uint32_t node)
+{
+	arena_pool_park(base, at, node);
 }
 
 uint64_t ermfs_arena_load_acquire(const void *address)
@@ -197,6 +208,16 @@ void ermfs_arena_control_enable_events(void *base, int enabled)
 	arena_atomic_store(&control->filter_enabled, enabled ? 1u : 0u, ARENA_RELEASE);
 }
 
+_Static_assert(ERMFS_FAULT_BUDGET_AFTER_TAKE == ARENA_FAULT_BUDGET_AFTER_TAKE &&
+		       ERMFS_FAULT_BUDGET_BEFORE_PUSH == ARENA_FAULT_BUDGET_BEFORE_PUSH, "fault points");
+
+void ermfs_arena_control_set_fault_injection(void *base, uint32_t points)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->fault_injection, points, ARENA_RELEASE);
+}
+
 void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count)
 {
 	struct arena_control *control = base;
@@ -236,6 +257,8 @@ int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, str
 	const struct arena_file_event *event;
 	int status = ermfs_arena_pop(kind, base, at, &off);
 
+	if (status == -ARENA_EEMPTY)
+		(void)arena_pool_reclaim(base, pool); /* nodes a producer parked (arena_pool.h) */
 	if (status != 0)
 		return status;
 	if (!arena_pool_owns(base, pool, (arena_off_t)off))

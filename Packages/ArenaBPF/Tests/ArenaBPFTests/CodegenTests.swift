@@ -149,6 +149,10 @@ struct CodegenTests {
       if let match = text.wholeMatch(of: /[0-9a-f]+ <(.+)>:/) {
         // Local labels (LBB0_12) print like functions; they stay in the function.
         if match.1.wholeMatch(of: /LBB\d+_\d+/) == nil { function = String(match.1) }
+        (file, line) = ("", 0)
+      } else if text.wholeMatch(of: /; .+\(\):/) != nil {
+        // A new inlined-function context: what follows has no line until one is printed.
+        (file, line) = ("", 0)
       } else if let match = text.wholeMatch(of: /; (.+):(\d+)/) {
         file = URL(fileURLWithPath: String(match.1)).lastPathComponent
         line = Int(match.2)!
@@ -224,6 +228,7 @@ struct CodegenTests {
     int hashset_contains(arena_off_t at, arena_u64 k) { return arena_hashset_contains(0, at, k); }
     arena_off_t pool_alloc(arena_off_t at, int *status) { return arena_pool_alloc(0, at, status); }
     int pool_free(arena_off_t at, arena_off_t node) { return arena_pool_free(0, at, node); }
+    void pool_park(arena_off_t at, arena_off_t node) { arena_pool_park(0, at, node); }
     """
 
   @Test func everyMarkedSiteIsAReleaseOrAnAcquireInEveryFunctionUsingIt() throws {

@@ -333,3 +333,28 @@ struct KernelTests {
     }
   }
 }
+
+/// The kernel's `may_goto` budget, once spent, makes every later loop of the program
+/// exit at once; these tests spend it on purpose at the worst moments.
+@Suite("Kernel: loop budget spent at the worst moment", .serialized, .enabled(if: KernelSupport.allowed, "the kernel forbids BPF"))
+struct LoopBudgetTests {
+  @Test(arguments: [ArenaStructureKind.msqueue, .treiber])
+  func popThatRunsOutOfBudgetAfterTakingLosesNoValueAndNoNode(_ kind: ArenaStructureKind) throws {
+    let capacity: UInt32 = 64
+    let lane = try KernelLane(kind: kind, capacity: capacity)
+    for value in 1...10 as ClosedRange<UInt64> { try lane.structure.push(value) }
+    lane.injectFaults(ERMFS_FAULT_BUDGET_AFTER_TAKE)
+    // The first pop takes a value, then the budget is gone: the value must still count.
+    #expect(throws: ArenaError.loopBudgetExhausted) { try lane.drain() }
+    #expect(lane.totals.consumed == 1)
+    #expect(lane.totals.checksum == (kind == .msqueue ? 1 : 10))
+    #expect(try lane.structure.verify() == 9)  // held + free + parked (+ dummy) == pool
+    lane.injectFaults(0)
+    try lane.drain()
+    #expect(lane.totals.consumed == 10)
+    #expect(lane.totals.checksum == 55)
+    // Every node is usable again: the structure takes its full capacity.
+    for value in 1...UInt64(capacity) { try lane.structure.push(value) }
+    #expect(try lane.structure.verify() == UInt64(capacity))
+  }
+}

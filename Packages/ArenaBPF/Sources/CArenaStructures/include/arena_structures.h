@@ -29,12 +29,18 @@ int ermfs_arena_uring_complete(void *base, uint32_t at, uint64_t user_data, int6
 int ermfs_arena_uring_reap(void *base, uint32_t at, uint64_t *user_data, int64_t *res);
 int ermfs_arena_hashset_contains(void *base, uint32_t at, uint64_t key);
 
-/* The node pool. alloc returns a node offset, or 0 with *status set. */
+/* The node pool. alloc returns a node offset, or 0 with *status set; an empty free
+ * list first takes back parked nodes. free never fails for a node of the pool. park
+ * (what BPF does when its loop budget is gone) puts a node on the parked list, reclaim
+ * moves parked nodes to the free list and returns how many. verify (quiescent) counts
+ * the free and the parked nodes. */
 uint64_t ermfs_arena_pool_bytes(uint32_t node_size, uint32_t count);
 int ermfs_arena_pool_init(void *base, uint32_t at, uint32_t node_size, uint32_t count);
 uint32_t ermfs_arena_pool_alloc(void *base, uint32_t at, int *status);
 int ermfs_arena_pool_free(void *base, uint32_t at, uint32_t node);
-int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count);
+int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count, uint64_t *parked_count);
+uint64_t ermfs_arena_pool_reclaim(void *base, uint32_t at);
+void ermfs_arena_pool_park(void *base, uint32_t at, uint32_t node);
 
 /* Atomic access to arena words from Swift, through the same wrappers. */
 uint64_t ermfs_arena_load_acquire(const void *address);
@@ -79,6 +85,10 @@ void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t 
 				    uint32_t filter_tgid);
 /* Producers publish only while enabled (a release store). */
 void ermfs_arena_control_enable_events(void *base, int enabled);
+/* Tests only: ARENA_FAULT_* points where BPF programs spend their loop budget. */
+#define ERMFS_FAULT_BUDGET_AFTER_TAKE 1u
+#define ERMFS_FAULT_BUDGET_BEFORE_PUSH 2u
+void ermfs_arena_control_set_fault_injection(void *base, uint32_t points);
 void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count);
 void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out);
 /* Consumer side of the doorbell: a sequentially consistent exchange of the flag, so the
