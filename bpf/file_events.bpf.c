@@ -7,8 +7,9 @@
  *
  * Hooks, tried by the loader in this order, one set loaded at a time:
  *   lsm.s/inode_create, fentry/security_inode_create (need BPF trampolines), then the
- *   syscall tracepoints: the enter program takes a node and copies the name as given
- *   to the syscall, the exit program publishes it if the call succeeded, else frees it.
+ *   syscall tracepoints: the enter program stages the arguments and the name as given
+ *   to the syscall in a per-thread map entry, the exit program takes a node and
+ *   publishes it if the call succeeded.
  */
 #include "ermfs_bpf.h"
 #include <bpf/bpf_core_read.h>
@@ -37,21 +38,53 @@ struct {
 	__uint(max_entries, 4096);
 } doorbell SEC(".maps");
 
-/* Syscall in flight on a thread: enter took a node, exit publishes or frees it. */
+/* A creating syscall in flight on a thread: enter stages its arguments and the name
+ * here, exit takes a pool node and publishes if the call succeeded. No node is held
+ * across the syscall, so a stopped feed's nodes are all in the arena (verify). */
+struct pending_creation {
+	__u64 user_name;  /* the syscall's name pointer */
+	__u32 mode;
+	__u32 syscall;
+	__s32 dirfd;
+	__s32 name_read;  /* bpf_probe_read_user_str's result at enter */
+	__u64 name[ARENA_NAME_MAX / 8];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64);
-	__type(value, __u32);
+	__type(value, struct pending_creation);
 } pending SEC(".maps");
 
-static __always_inline int should_record(struct arena_control __arena *control, __u64 pid_tgid)
+static __always_inline int enabled(struct arena_control __arena *control)
 {
 	if (control->magic != ARENA_CONTROL_MAGIC)
 		return 0;
-	if (!arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE)) /* site: consume */
+	return arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE) != 0; /* site: consume */
+}
+
+static __always_inline int should_record(struct arena_control __arena *control, __u64 pid_tgid)
+{
+	if (!enabled(control))
 		return 0;
 	return control->filter_tgid == 0 || control->filter_tgid == (__u32)(pid_tgid >> 32);
+}
+
+/*
+ * Code that takes or publishes nodes runs between these two, so user space can stop
+ * the producer and wait until no program is inside (ermfs_arena_control_quiesce):
+ * increment, then read the enabled flag; user space clears the flag, then reads the
+ * count. Both are full barriers, so one of the two sides sees the other (Dekker).
+ */
+static __always_inline void producer_enter(struct arena_control __arena *control)
+{
+	arena_atomic_inc(&control->producers_in_flight, ARENA_SEQ_CST);
+}
+
+static __always_inline void producer_leave(struct arena_control __arena *control)
+{
+	arena_atomic_dec(&control->producers_in_flight, ARENA_SEQ_CST);
 }
 
 static __always_inline void count_drop(struct arena_control __arena *control, int status)
@@ -62,11 +95,11 @@ static __always_inline void count_drop(struct arena_control __arena *control, in
 		arena_atomic_inc(&control->events_dropped, ARENA_RELAXED);
 }
 
-/* Takes a pool node and fills everything but the sequence and timestamp. */
-static __always_inline arena_off_t take_event(struct arena_control __arena *control, const void *name,
-					      int user_name, __u32 mode, __u32 syscall, __s32 dirfd, __u64 pid_tgid)
+/* Takes a pool node and fills everything but the sequence and timestamp; `name` is
+ * ARENA_NAME_MAX bytes of kernel memory (the stack or a map value), NUL-terminated. */
+static __always_inline arena_off_t take_event(struct arena_control __arena *control, const __u64 *name,
+					      __u32 mode, __u32 syscall, __s32 dirfd, __u64 pid_tgid)
 {
-	char buffer[ARENA_NAME_MAX];
 	char comm[ARENA_COMM_MAX];
 	struct arena_file_event __arena *event;
 	int status, i;
@@ -78,16 +111,11 @@ static __always_inline arena_off_t take_event(struct arena_control __arena *cont
 	}
 	event = ARENA_PTR(0, struct arena_file_event, off);
 	/* Helpers cannot write into the arena: stage on the stack, then copy. */
-	__builtin_memset(buffer, 0, sizeof(buffer));
 	__builtin_memset(comm, 0, sizeof(comm));
-	if (user_name)
-		bpf_probe_read_user_str(buffer, sizeof(buffer), name);
-	else
-		bpf_probe_read_kernel_str(buffer, sizeof(buffer), name);
 	bpf_get_current_comm(comm, sizeof(comm));
 #pragma unroll
 	for (i = 0; i < ARENA_NAME_MAX / 8; i++)
-		((__u64 __arena *)event->name)[i] = ((__u64 *)buffer)[i];
+		((__u64 __arena *)event->name)[i] = name[i];
 #pragma unroll
 	for (i = 0; i < ARENA_COMM_MAX / 8; i++)
 		((__u64 __arena *)event->comm)[i] = ((__u64 *)comm)[i];
@@ -143,15 +171,19 @@ static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 name[ARENA_NAME_MAX / 8];
 	arena_off_t off;
 
 	ERMFS_USE_ARENA();
-	if (!should_record(control, pid_tgid))
-		return 0;
-	off = take_event(control, BPF_CORE_READ(dentry, d_name.name), 0, mode, ARENA_SYSCALL_INODE_CREATE, -100,
-			 pid_tgid);
-	if (off)
-		publish(control, off);
+	producer_enter(control);
+	if (should_record(control, pid_tgid)) {
+		__builtin_memset(name, 0, sizeof(name));
+		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
+		off = take_event(control, name, mode, ARENA_SYSCALL_INODE_CREATE, -100, pid_tgid);
+		if (off)
+			publish(control, off);
+	}
+	producer_leave(control);
 	return 0;
 }
 
@@ -174,22 +206,20 @@ static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall,
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	arena_off_t off, *stale;
+	struct pending_creation call;
 
 	ERMFS_USE_ARENA();
 	if (!should_record(control, pid_tgid))
 		return 0;
-	/* A thread has one syscall in flight; a leftover node (exit never seen) goes back. */
-	stale = bpf_map_lookup_elem(&pending, &pid_tgid);
-	if (stale) {
-		arena_pool_free(0, control->event_pool, *stale);
-		bpf_map_delete_elem(&pending, &pid_tgid);
-	}
-	off = take_event(control, name, 1, mode, syscall, dirfd, pid_tgid);
-	if (off && bpf_map_update_elem(&pending, &pid_tgid, &off, BPF_ANY) != 0) {
-		arena_pool_free(0, control->event_pool, off);
+	__builtin_memset(&call, 0, sizeof(call));
+	call.user_name = (__u64)name;
+	call.mode = mode;
+	call.syscall = syscall;
+	call.dirfd = dirfd;
+	call.name_read = bpf_probe_read_user_str(call.name, sizeof(call.name), name);
+	/* A thread has one syscall in flight: this replaces a leftover whose exit never came. */
+	if (bpf_map_update_elem(&pending, &pid_tgid, &call, BPF_ANY) != 0)
 		count_drop(control, -ARENA_EFULL);
-	}
 	return 0;
 }
 
@@ -197,18 +227,22 @@ static __always_inline int on_exit(long ret)
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	arena_off_t *pending_off, off;
+	struct pending_creation *call;
+	arena_off_t off;
 
 	ERMFS_USE_ARENA();
-	pending_off = bpf_map_lookup_elem(&pending, &pid_tgid);
-	if (!pending_off)
+	call = bpf_map_lookup_elem(&pending, &pid_tgid);
+	if (!call)
 		return 0;
-	off = *pending_off;
+	producer_enter(control);
+	/* A feed stopped while the call ran publishes nothing. */
+	if (ret >= 0 && enabled(control)) {
+		off = take_event(control, call->name, call->mode, call->syscall, call->dirfd, pid_tgid);
+		if (off)
+			publish(control, off);
+	}
+	producer_leave(control);
 	bpf_map_delete_elem(&pending, &pid_tgid);
-	if (ret < 0)
-		arena_pool_free(0, control->event_pool, off);
-	else
-		publish(control, off);
 	return 0;
 }
 

@@ -11,7 +11,7 @@
 #include "arena_pool.h"
 
 #define ARENA_CONTROL_MAGIC 0x45524d46u /* "ERMF" */
-#define ARENA_LAYOUT_VERSION 1u
+#define ARENA_LAYOUT_VERSION 2u
 #define ARENA_PAGE_SIZE 4096u
 /* The arena's user address: low 32 bits zero, so arena offsets are BPF pointers. */
 #define ARENA_USER_ADDRESS (1ull << 44)
@@ -58,6 +58,9 @@ struct arena_control {
 	arena_u64 events_dropped;  /* pool or structure full */
 	arena_u64 events_loop_budget; /* may_goto budget exhausted */
 	arena_u8 pad1_[ARENA_CACHE_LINE - 32];
+	/* Producers inside code that takes or publishes nodes (user space waits for 0). */
+	arena_u64 producers_in_flight;
+	arena_u8 pad3_[ARENA_CACHE_LINE - 8];
 	arena_u64 lane_consumed;
 	arena_u64 lane_checksum;   /* sum of consumed values */
 	arena_s64 lane_status;     /* last drain's stop status */

@@ -36,10 +36,10 @@ public final class FileCreationFeed: @unchecked Sendable {
   public let structure: ArenaStructureKind
 
   private let programs: Mutex<BPFProgramSet?>
-  private let base: UnsafeMutableRawPointer
-  private let structureOffset: UInt32
-  private let poolOffset: UInt32
-  private let poolNodes: UInt32
+  let base: UnsafeMutableRawPointer
+  let structureOffset: UInt32
+  let poolOffset: UInt32
+  let poolNodes: UInt32
   /// Ring buffer the producer rings when the consumer sleeps (`next(spinningFor:timeout:)`).
   private let doorbell: OpaquePointer?
   private let doorbellLock = Mutex(())
@@ -163,7 +163,7 @@ public final class FileCreationFeed: @unchecked Sendable {
   public func close() {
     programs.withLock { set in
       guard let live = set else { return }
-      ermfs_arena_control_enable_events(base, 0)
+      ermfs_arena_control_quiesce(base)
       live.close()
       set = nil
     }
@@ -184,14 +184,15 @@ public final class FileCreationFeed: @unchecked Sendable {
     }
   }
 
-  /// Stops publishing and walks the structure and the pool: every node is either held
-  /// by the structure or free, none lost. Returns the events still queued. The feed
-  /// stays loaded (closing is separate). The corresponding C functions are
-  /// `arena_<kind>_verify` and `arena_pool_verify`.
+  /// Stops publishing for good, waits until no producer is inside code that moves
+  /// nodes, and walks the structure and the pool: every node must be held by the
+  /// structure, free, or parked, and together exactly the pool (a lost node is
+  /// `.corrupt`). Returns the events still queued, which `poll()` can still take. The
+  /// corresponding C functions are `arena_<kind>_verify` and `arena_pool_verify`.
   public func verify() throws(ArenaError) -> UInt64 {
     try programs.withLock { set throws(ArenaError) -> UInt64 in
       guard set != nil else { throw .invalidArgument }
-      ermfs_arena_control_enable_events(base, 0)
+      ermfs_arena_control_quiesce(base)
       var held: UInt64 = 0
       var free: UInt64 = 0
       var parked: UInt64 = 0
@@ -200,10 +201,11 @@ public final class FileCreationFeed: @unchecked Sendable {
       status = ermfs_arena_pool_verify(base, poolOffset, &free, &parked)
       guard status == 0 else { throw ArenaError(status: status) }
       // Each queued event is one node; Michael-Scott/Treiber hold one more per value
-      // (+1 dummy), and a tracepoint enter may still own a node until its exit.
+      // (+1 dummy). No node waits outside the arena: the tracepoint producer takes
+      // its node at the syscall's exit, and no producer is running any more.
       let perValue: UInt64 = structure == .mpmc ? 1 : 2
       let dummy: UInt64 = structure == .msqueue ? 1 : 0
-      guard held * perValue + dummy + free + parked <= UInt64(poolNodes) else { throw .corrupt }
+      guard held * perValue + dummy + free + parked == UInt64(poolNodes) else { throw .corrupt }
       return held
     }
   }

@@ -10,6 +10,7 @@
 #include "bpf-include/arena_uring.h"
 #include "bpf-include/arena_layout.h"
 
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -206,6 +207,16 @@ void ermfs_arena_control_enable_events(void *base, int enabled)
 	struct arena_control *control = base;
 
 	arena_atomic_store(&control->filter_enabled, enabled ? 1u : 0u, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_quiesce(void *base)
+{
+	struct arena_control *control = base;
+
+	/* Dekker with producer_enter in file_events.bpf.c: clear, full barrier, then look. */
+	(void)arena_atomic_exchange(&control->filter_enabled, 0u, ARENA_SEQ_CST);
+	while (arena_atomic_load(&control->producers_in_flight, ARENA_SEQ_CST) != 0)
+		sched_yield();
 }
 
 _Static_assert(ERMFS_FAULT_BUDGET_AFTER_TAKE == ARENA_FAULT_BUDGET_AFTER_TAKE &&

@@ -336,8 +336,7 @@ struct KernelTests {
 
 /// The kernel's `may_goto` budget, once spent, makes every later loop of the program
 /// exit at once; these tests spend it on purpose at the worst moments.
-@Suite("Kernel: loop budget spent at the worst moment", .serialized, .enabled(if: KernelSupport.allowed, "the kernel forbids BPF"))
-struct LoopBudgetTests {
+extension KernelTests {
   @Test(arguments: [ArenaStructureKind.msqueue, .treiber])
   func popThatRunsOutOfBudgetAfterTakingLosesNoValueAndNoNode(_ kind: ArenaStructureKind) throws {
     let capacity: UInt32 = 64
@@ -356,5 +355,62 @@ struct LoopBudgetTests {
     // Every node is usable again: the structure takes its full capacity.
     for value in 1...UInt64(capacity) { try lane.structure.push(value) }
     #expect(try lane.structure.verify() == UInt64(capacity))
+  }
+}
+
+/// `FileCreationFeed.verify()` must account for every pool node exactly: held by the
+/// structure, free, or parked; an inequality would not see a lost node.
+extension KernelTests {
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func verifySeesOneLeakedNode(_ structure: ArenaStructureKind) throws {
+    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: getpid())
+    defer { feed.close() }
+    #expect(try feed.verify() == 0)
+    var status: Int32 = 0
+    // Take a node from the pool and never give it back: nobody holds it any more.
+    let leaked = ermfs_arena_pool_alloc(feed.base, feed.poolOffset, &status)
+    #expect(leaked != 0)
+    #expect(throws: ArenaError.corrupt) { try feed.verify() }
+  }
+
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func verifyIsExactWhileFilesAreBeingCreated(_ structure: ArenaStructureKind) throws {
+    // Creations race with verify's stop: a syscall entered before the stop and left
+    // after it must neither hold a node verify cannot see nor publish after the stop.
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-verify-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for round in 0..<6 {
+      let feed = try FileCreationFeed(structure: structure, capacity: 1 << 10, process: getpid())
+      defer { feed.close() }
+      let stop = Atomic<Bool>(false)
+      let held = Atomic<UInt64>(0)
+      let problem = Atomic<Int>(0)  // 1: verify threw, 2: published after verify
+      runThreads([
+        {
+          var i = 0
+          while !stop.load(ordering: .acquiring) {
+            let fd = open(directory.path + "/r\(round)-\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+            if fd >= 0 { close(fd) }
+            i += 1
+          }
+        },
+        {
+          usleep(UInt32(1000 + round * 1000))
+          do {
+            held.store(try feed.verify(), ordering: .relaxed)
+            let published = feed.counters.published
+            usleep(20_000)
+            if feed.counters.published != published { problem.store(2, ordering: .relaxed) }
+          } catch {
+            problem.store(1, ordering: .relaxed)
+          }
+          stop.store(true, ordering: .releasing)
+        },
+      ])
+      #expect(problem.load(ordering: .relaxed) == 0, "round \(round)")
+      // Still exact afterwards, and every event verify counted can be taken.
+      #expect(try feed.verify() == held.load(ordering: .relaxed))
+    }
   }
 }

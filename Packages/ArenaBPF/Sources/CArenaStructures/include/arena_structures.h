@@ -85,6 +85,9 @@ void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t 
 				    uint32_t filter_tgid);
 /* Producers publish only while enabled (a release store). */
 void ermfs_arena_control_enable_events(void *base, int enabled);
+/* Stops the producers and waits until none is inside code that takes or publishes a
+ * node: afterwards every node of the pool stays where it is. */
+void ermfs_arena_control_quiesce(void *base);
 /* Tests only: ARENA_FAULT_* points where BPF programs spend their loop budget. */
 #define ERMFS_FAULT_BUDGET_AFTER_TAKE 1u
 #define ERMFS_FAULT_BUDGET_BEFORE_PUSH 2u
