@@ -136,6 +136,8 @@ static __always_inline void publish(struct arena_control __arena *control, arena
 
 	event->sequence = arena_atomic_inc(&control->event_sequence, ARENA_RELAXED);
 	event->timestamp_ns = bpf_ktime_get_ns();
+	if (control->fault_injection & ARENA_FAULT_BUDGET_BEFORE_PUSH)
+		arena_spend_loop_budget(); /* tests only */
 	switch (control->event_kind) {
 	case ARENA_KIND_MSQUEUE:
 		status = arena_msqueue_push(0, control->event_at, off);

@@ -414,3 +414,30 @@ extension KernelTests {
     }
   }
 }
+
+extension KernelTests {
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func producerWhoseBudgetRunsOutBeforeItsPushCountsTheEventAndKeepsTheNode(_ structure: ArenaStructureKind) throws {
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-budget-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: getpid())
+    defer { feed.close() }
+    while feed.poll() != nil {}
+    let before = feed.counters
+    ermfs_arena_control_set_fault_injection(feed.base, ERMFS_FAULT_BUDGET_BEFORE_PUSH)
+    Self.createFiles(1, in: directory)
+    ermfs_arena_control_set_fault_injection(feed.base, 0)
+    let after = feed.counters
+    // The push could not run: the event is counted as lost to the budget, and its node
+    // was parked rather than leaked (verify is exact).
+    #expect(after.loopBudgetExhausted - before.loopBudgetExhausted == 1)
+    #expect(after.published == before.published)
+    // The producer works again once the budget is back, and the pool is whole.
+    close(open(directory.path + "/g", O_CREAT | O_WRONLY | O_EXCL, 0o644))
+    var names: [String] = []
+    while let event = feed.poll() { names.append(event.name) }
+    #expect(names == [directory.path + "/g"])
+    #expect(try feed.verify() == 0)
+  }
+}
