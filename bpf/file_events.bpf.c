@@ -14,6 +14,8 @@
 #include "ermfs_bpf.h"
 #include <bpf/bpf_core_read.h>
 
+#include "ermfs_creator.h"
+
 #include "ermfs_kernel_types.h"
 #include "arena_mpmc.h"
 #include "arena_msqueue.h"
@@ -43,10 +45,12 @@ struct {
  * across the syscall, so a stopped feed's nodes are all in the arena (verify). */
 struct pending_creation {
 	__u64 user_name;  /* the syscall's name pointer */
+	struct creator_ids ids;
 	__u32 mode;
 	__u32 syscall;
 	__s32 dirfd;
 	__s32 name_read;  /* bpf_probe_read_user_str's result at enter */
+	__u32 pad_;
 	__u64 name[ARENA_NAME_MAX / 8];
 };
 
@@ -64,12 +68,6 @@ static __always_inline int enabled(struct arena_control __arena *control)
 	return arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE) != 0; /* site: consume */
 }
 
-static __always_inline int should_record(struct arena_control __arena *control, __u64 pid_tgid)
-{
-	if (!enabled(control))
-		return 0;
-	return control->filter_tgid == 0 || control->filter_tgid == (__u32)(pid_tgid >> 32);
-}
 
 /*
  * Code that takes or publishes nodes runs between these two, so user space can stop
@@ -98,7 +96,7 @@ static __always_inline void count_drop(struct arena_control __arena *control, in
 /* Takes a pool node and fills everything but the sequence and timestamp; `name` is
  * ARENA_NAME_MAX bytes of kernel memory (the stack or a map value), NUL-terminated. */
 static __always_inline arena_off_t take_event(struct arena_control __arena *control, const __u64 *name,
-					      __u32 mode, __u32 syscall, __s32 dirfd, __u64 pid_tgid)
+					      __u32 mode, __u32 syscall, __s32 dirfd, struct creator_ids ids)
 {
 	char comm[ARENA_COMM_MAX];
 	struct arena_file_event __arena *event;
@@ -119,8 +117,8 @@ static __always_inline arena_off_t take_event(struct arena_control __arena *cont
 #pragma unroll
 	for (i = 0; i < ARENA_COMM_MAX / 8; i++)
 		((__u64 __arena *)event->comm)[i] = ((__u64 *)comm)[i];
-	event->pid = (__u32)pid_tgid;
-	event->tgid = (__u32)(pid_tgid >> 32);
+	event->pid = ids.pid;
+	event->tgid = ids.tgid;
 	event->mode = mode;
 	event->syscall = syscall;
 	event->dirfd = dirfd;
@@ -172,16 +170,17 @@ static __always_inline void publish(struct arena_control __arena *control, arena
 static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 name[ARENA_NAME_MAX / 8];
+	struct creator_ids ids;
 	arena_off_t off;
 
 	ERMFS_USE_ARENA();
 	producer_enter(control);
-	if (should_record(control, pid_tgid)) {
+	ids = creator_ids(control);
+	if (enabled(control) && creator_wanted(control, ids)) {
 		__builtin_memset(name, 0, sizeof(name));
 		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
-		off = take_event(control, name, mode, ARENA_SYSCALL_INODE_CREATE, -100, pid_tgid);
+		off = take_event(control, name, mode, ARENA_SYSCALL_INODE_CREATE, -100, ids);
 		if (off)
 			publish(control, off);
 	}
@@ -209,12 +208,17 @@ static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall,
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pending_creation call;
+	struct creator_ids ids;
 
 	ERMFS_USE_ARENA();
-	if (!should_record(control, pid_tgid))
+	if (!enabled(control))
+		return 0;
+	ids = creator_ids(control);
+	if (!creator_wanted(control, ids))
 		return 0;
 	__builtin_memset(&call, 0, sizeof(call));
 	call.user_name = (__u64)name;
+	call.ids = ids;
 	call.mode = mode;
 	call.syscall = syscall;
 	call.dirfd = dirfd;
@@ -239,7 +243,7 @@ static __always_inline int on_exit(long ret)
 	producer_enter(control);
 	/* A feed stopped while the call ran publishes nothing. */
 	if (ret >= 0 && enabled(control)) {
-		off = take_event(control, call->name, call->mode, call->syscall, call->dirfd, pid_tgid);
+		off = take_event(control, call->name, call->mode, call->syscall, call->dirfd, call->ids);
 		if (off)
 			publish(control, off);
 	}

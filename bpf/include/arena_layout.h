@@ -43,15 +43,20 @@ struct arena_control {
 	arena_off_t event_at;
 	arena_off_t event_pool;
 	arena_u32 active_hook;
-	arena_u32 filter_tgid;     /* 0: every process */
 	arena_u32 filter_enabled;  /* producer publishes only when nonzero */
+	arena_u32 filter_tgid;     /* 0: every process; else a process id in the namespace below */
+	/* The feed owner's pid namespace (nsfs st_dev/st_ino): filter and event ids count there. */
+	arena_u64 filter_pidns_dev;
+	arena_u64 filter_pidns_ino;
+	arena_u32 filter_pidns_initial; /* 1: the initial namespace: global ids */
+	arena_u32 fault_injection; /* tests only: ARENA_FAULT_* points that spend the loop budget */
+	arena_u8 pad0_[ARENA_CACHE_LINE - 56];
 	/* user -> kernel lane, drained by the SEC("syscall") program on demand */
 	arena_u32 lane_kind;
 	arena_off_t lane_at;
 	arena_u64 lane_key_first;  /* hash set lane: keys [first, first + count) */
 	arena_u64 lane_key_count;
-	arena_u32 fault_injection; /* tests only: ARENA_FAULT_* points that spend the loop budget */
-	arena_u8 pad0_[ARENA_CACHE_LINE - 52];
+	arena_u8 pad4_[ARENA_CACHE_LINE - 24];
 	/* written by the kernel (fetch-add: several CPUs at once) */
 	arena_u64 event_sequence;
 	arena_u64 events_published;
@@ -82,7 +87,7 @@ struct arena_file_event {
 	arena_u64 sequence;
 	arena_u64 timestamp_ns;    /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	arena_u32 pid;             /* thread id */
-	arena_u32 tgid;            /* process id */
+	arena_u32 tgid;            /* process id (both in the feed's pid namespace, 0: not visible) */
 	arena_u32 mode;            /* create mode (O_CREAT/mkdir/mknod argument) */
 	arena_u32 hook;            /* ARENA_HOOK_* that saw it */
 	arena_u32 syscall;         /* which syscall or hook point */

@@ -53,13 +53,19 @@ public final class FileCreationFeed: @unchecked Sendable {
   ///     at once, so single-producer structures cannot carry kernel events.
   ///   - capacity: events the structure holds (a power of two); the pool is sized so
   ///     the structure, not the pool, is the limit.
-  ///   - process: only events from this process id (nil: every process).
+  ///   - process: only events from this process id (nil: every process), an id as seen
+  ///     in `pidNamespace`.
+  ///   - pidNamespace: where `process` and the events' `pid`/`tgid` are counted; nil:
+  ///     the caller's own, so `getpid()` works inside a container too.
   /// - Throws: `.invalidArgument` for a structure or capacity the arena cannot hold,
-  ///   `.kernel` when no hook loads or attaches (with libbpf's reason).
+  ///   `.kernel` when no hook loads or attaches (with libbpf's reason), `.system` when
+  ///   the pid namespace cannot be read.
   public init(
     hook: HookChoice = .auto, structure: ArenaStructureKind = .mpmc, capacity: UInt32 = 1 << 16,
-    process: Int32? = nil
+    process: Int32? = nil, pidNamespace: PIDNamespace? = nil
   ) throws(ArenaError) {
+    let namespace: PIDNamespace
+    if let pidNamespace { namespace = pidNamespace } else { namespace = try PIDNamespace.current() }
     guard structure == .mpmc || structure == .msqueue || structure == .treiber else { throw .invalidArgument }
     let candidates: [FileCreationHook]
     switch hook {
@@ -75,7 +81,7 @@ public final class FileCreationFeed: @unchecked Sendable {
         // A hook that loads may still fail to attach (e.g. BPF LSM not in the active
         // LSM list): then the next hook is tried too.
         let arena = try Self.start(set, hook: candidate, structure: structure, capacity: capacity,
-                                   process: process, reasons: &reasons)
+                                   process: process, namespace: namespace, reasons: &reasons)
         ready = (candidate, set, arena)
         break
       } catch .invalidArgument {
@@ -111,7 +117,7 @@ public final class FileCreationFeed: @unchecked Sendable {
   /// doorbell and enables publishing.
   private static func start(
     _ set: BPFProgramSet, hook: FileCreationHook, structure: ArenaStructureKind, capacity: UInt32,
-    process: Int32?, reasons: inout [String]
+    process: Int32?, namespace: PIDNamespace, reasons: inout [String]
   ) throws(ArenaError) -> Arena {
     let (base, byteCount) = try set.mapArena()
     // Layout: control page, the structure, then the pool of event nodes.
@@ -131,8 +137,9 @@ public final class FileCreationFeed: @unchecked Sendable {
     guard status == 0 else { throw ArenaError(status: status) }
     status = ermfs_arena_init(structure.rawValue, base, structureOffset, capacity, poolOffset)
     guard status == 0 else { throw ArenaError(status: status) }
-    ermfs_arena_control_set_events(
-      base, structure.rawValue, structureOffset, poolOffset, hook.code, UInt32(bitPattern: process ?? 0))
+    ermfs_arena_control_set_events(base, structure.rawValue, structureOffset, poolOffset, hook.code)
+    ermfs_arena_control_set_filter(
+      base, UInt32(bitPattern: process ?? 0), namespace.device, namespace.inode, namespace.isInitial ? 1 : 0)
 
     var attached: [String] = []
     for program in hook.programs {

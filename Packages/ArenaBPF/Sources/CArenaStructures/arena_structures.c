@@ -190,8 +190,7 @@ void ermfs_arena_control_init(void *base)
 	arena_atomic_store(&control->magic, ARENA_CONTROL_MAGIC, ARENA_RELEASE);
 }
 
-void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook,
-				    uint32_t filter_tgid)
+void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook)
 {
 	struct arena_control *control = base;
 
@@ -199,7 +198,17 @@ void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t 
 	control->event_at = at;
 	control->event_pool = pool;
 	control->active_hook = hook;
-	control->filter_tgid = filter_tgid;
+}
+
+void ermfs_arena_control_set_filter(void *base, uint32_t tgid, uint64_t pidns_dev, uint64_t pidns_ino,
+				    int pidns_initial)
+{
+	struct arena_control *control = base;
+
+	control->filter_tgid = tgid;
+	control->filter_pidns_dev = pidns_dev;
+	control->filter_pidns_ino = pidns_ino;
+	control->filter_pidns_initial = pidns_initial ? 1u : 0u;
 }
 
 void ermfs_arena_control_enable_events(void *base, int enabled)

@@ -89,9 +89,53 @@ struct KernelTests {
     touch.arguments = [directory.appending(path: "other").path]
     try touch.run()
     touch.waitUntilExit()
+    // Positive control: our own creation in the same window is seen, so a feed that
+    // saw nothing at all would fail here.
+    close(open(directory.appending(path: "ours").path, O_CREAT | O_WRONLY | O_EXCL, 0o644))
     var names: [String] = []
     while let event = feed.poll() { names.append(event.name) }
     #expect(!names.contains { $0.hasSuffix("/other") })
+    #expect(names.contains { $0.hasSuffix("/ours") })
+  }
+
+  @Test func feedFilteredToAProcessInAChildPidNamespaceSeesExactlyItsCreations() throws {
+    // A shell that is pid 1 of a new pid namespace (unshare(CLONE_NEWPID) + fork, as
+    // root) creates two files itself and one through a child process (pid 2+ there);
+    // the feed is filtered to pid 1 *of that namespace*, as a containerised caller
+    // would give its own getpid().
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-pidns-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    shell.arguments = [
+      "--pid", "--fork", "/bin/sh", "-c",
+      #"echo "ready $$"; read go; : > "$1/ns-a"; : > "$1/ns-b"; /bin/sh -c ': > "$1/ns-child"' child "$1"; echo done"#,
+      "sh", directory.path,
+    ]
+    let input = Pipe()
+    let output = Pipe()
+    shell.standardInput = input
+    shell.standardOutput = output
+    try shell.run()
+    let ready = String(decoding: output.fileHandleForReading.readLine(), as: UTF8.self)
+    #expect(ready == "ready 1")
+    let namespace = try PIDNamespace(process: shell.processIdentifier, forChildren: true)
+    #expect(namespace != (try PIDNamespace.current()))
+
+    let feed = try FileCreationFeed(process: 1, pidNamespace: namespace)
+    defer { feed.close() }
+    close(open(directory.appending(path: "host").path, O_CREAT | O_WRONLY | O_EXCL, 0o644))
+    input.fileHandleForWriting.write(Data("go\n".utf8))
+    let done = String(decoding: output.fileHandleForReading.readLine(), as: UTF8.self)
+    shell.waitUntilExit()
+    #expect(done == "done" && shell.terminationStatus == 0)
+
+    var events: [FileCreationEvent] = []
+    while let event = feed.poll() { events.append(event) }
+    #expect(events.map(\.name).sorted() == ["ns-a", "ns-b"].map { directory.path + "/" + $0 })
+    // Ids as seen from the feed's namespace: the shell is pid 1 there.
+    #expect(events.allSatisfy { $0.tgid == 1 && $0.pid == 1 })
   }
 
   @Test func feedRejectsSingleProducerStructures() {

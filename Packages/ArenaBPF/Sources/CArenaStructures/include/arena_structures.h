@@ -81,8 +81,12 @@ uint32_t ermfs_arena_control_bytes(void);
 uint32_t ermfs_arena_event_node_size(void);
 uint64_t ermfs_arena_user_address(void);
 void ermfs_arena_control_init(void *base);
-void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook,
-				    uint32_t filter_tgid);
+void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook);
+/* Which process to report (0: all), as an id in the pid namespace named by its nsfs
+ * device and inode; `pidns_initial` when that is the initial namespace. Set while
+ * events are disabled. */
+void ermfs_arena_control_set_filter(void *base, uint32_t tgid, uint64_t pidns_dev, uint64_t pidns_ino,
+				    int pidns_initial);
 /* Producers publish only while enabled (a release store). */
 void ermfs_arena_control_enable_events(void *base, int enabled);
 /* Stops the producers and waits until none is inside code that takes or publishes a
