@@ -33,6 +33,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define ARENA_SYSCALL_OPEN 5
 #define ARENA_SYSCALL_MKDIR 6
 #define ARENA_SYSCALL_INODE_CREATE 7
+#define ARENA_SYSCALL_OPENAT2 8
+#define ARENA_SYSCALL_MKNOD 9
 
 /* Wakes a consumer blocked in epoll; carries no data (the events are in the arena). */
 struct {
@@ -45,13 +47,19 @@ struct {
  * across the syscall, so a stopped feed's nodes are all in the arena (verify). */
 struct pending_creation {
 	__u64 user_name;  /* the syscall's name pointer */
+	__u64 user_how;   /* openat2 whose open_how was unreadable at enter: decide at exit */
 	struct creator_ids ids;
 	__u32 mode;
 	__u32 syscall;
 	__s32 dirfd;
-	__s32 name_read;  /* bpf_probe_read_user_str's result at enter */
-	__u32 pad_;
+	__u32 name_flags; /* ARENA_NAME_* */
 	__u64 name[ARENA_NAME_MAX / 8];
+};
+
+/* The start of struct open_how (linux/openat2.h). */
+struct open_how_prefix {
+	__u64 flags;
+	__u64 mode;
 };
 
 struct {
@@ -93,10 +101,29 @@ static __always_inline void count_drop(struct arena_control __arena *control, in
 		arena_atomic_inc(&control->events_dropped, ARENA_RELAXED);
 }
 
+/*
+ * Copies the user string at `user` into `name` (ARENA_NAME_MAX bytes, kernel memory) and
+ * says how it went, as ARENA_NAME_* flags. Longer than the buffer: truncated (a
+ * 255-byte path ends exactly at the buffer, so one more byte decides). The read never
+ * faults pages in: memory not mapped yet is "unreadable" (the caller may try again).
+ */
+static __always_inline __u32 read_user_path(__u64 *name, const char *user)
+{
+	long n = bpf_probe_read_user_str(name, ARENA_NAME_MAX, user);
+	char next = 0;
+
+	if (n < 0)
+		return ARENA_NAME_PATH | ARENA_NAME_UNREADABLE;
+	if (n == ARENA_NAME_MAX && (bpf_probe_read_user(&next, 1, user + ARENA_NAME_MAX - 1) != 0 || next != 0))
+		return ARENA_NAME_PATH | ARENA_NAME_TRUNCATED;
+	return ARENA_NAME_PATH;
+}
+
 /* Takes a pool node and fills everything but the sequence and timestamp; `name` is
  * ARENA_NAME_MAX bytes of kernel memory (the stack or a map value), NUL-terminated. */
 static __always_inline arena_off_t take_event(struct arena_control __arena *control, const __u64 *name,
-					      __u32 mode, __u32 syscall, __s32 dirfd, struct creator_ids ids)
+					      __u32 name_flags, __u32 mode, __u32 syscall, __s32 dirfd,
+					      struct creator_ids ids)
 {
 	char comm[ARENA_COMM_MAX];
 	struct arena_file_event __arena *event;
@@ -122,6 +149,7 @@ static __always_inline arena_off_t take_event(struct arena_control __arena *cont
 	event->mode = mode;
 	event->syscall = syscall;
 	event->dirfd = dirfd;
+	event->name_flags = name_flags;
 	event->hook = control->active_hook;
 	return off;
 }
@@ -173,14 +201,16 @@ static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
 	__u64 name[ARENA_NAME_MAX / 8];
 	struct creator_ids ids;
 	arena_off_t off;
+	__u32 flags;
 
 	ERMFS_USE_ARENA();
 	producer_enter(control);
 	ids = creator_ids(control);
 	if (enabled(control) && creator_wanted(control, ids)) {
 		__builtin_memset(name, 0, sizeof(name));
-		bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name));
-		off = take_event(control, name, mode, ARENA_SYSCALL_INODE_CREATE, -100, ids);
+		flags = bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name)) < 0
+				? ARENA_NAME_UNREADABLE : 0;
+		off = take_event(control, name, flags, mode, ARENA_SYSCALL_INODE_CREATE, -100, ids);
 		if (off)
 			publish(control, off);
 	}
@@ -203,7 +233,7 @@ int fentry_inode_create(unsigned long long *ctx)
 
 /* ---- syscall tracepoints: the name as given to the syscall ---- */
 
-static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall, __s32 dirfd)
+static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall, __s32 dirfd, __u64 user_how)
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -218,11 +248,12 @@ static __always_inline int on_enter(const char *name, __u32 mode, __u32 syscall,
 		return 0;
 	__builtin_memset(&call, 0, sizeof(call));
 	call.user_name = (__u64)name;
+	call.user_how = user_how;
 	call.ids = ids;
 	call.mode = mode;
 	call.syscall = syscall;
 	call.dirfd = dirfd;
-	call.name_read = bpf_probe_read_user_str(call.name, sizeof(call.name), name);
+	call.name_flags = read_user_path(call.name, name);
 	/* A thread has one syscall in flight: this replaces a leftover whose exit never came. */
 	if (bpf_map_update_elem(&pending, &pid_tgid, &call, BPF_ANY) != 0)
 		count_drop(control, -ARENA_EFULL);
@@ -234,16 +265,32 @@ static __always_inline int on_exit(long ret)
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct pending_creation *call;
+	struct open_how_prefix how;
 	arena_off_t off;
 
 	ERMFS_USE_ARENA();
 	call = bpf_map_lookup_elem(&pending, &pid_tgid);
 	if (!call)
 		return 0;
+	/* The call succeeded, so the kernel has read its arguments: memory that was not
+	 * mapped at enter is now. An openat2 whose flags stay unknown is not reported. */
+	if (ret >= 0 && call->user_how) {
+		if (bpf_probe_read_user(&how, sizeof(how), (const void *)call->user_how) == 0 &&
+		    (how.flags & ERMFS_O_CREAT))
+			call->mode = (__u32)how.mode;
+		else
+			ret = -1; /* not a creation, or not knowable */
+	}
+	if (ret >= 0 && (call->name_flags & ARENA_NAME_UNREADABLE)) {
+		call->name_flags = read_user_path(call->name, (const char *)call->user_name);
+		if (!(call->name_flags & ARENA_NAME_UNREADABLE))
+			arena_atomic_inc(&control->names_read_at_exit, ARENA_RELAXED);
+	}
 	producer_enter(control);
 	/* A feed stopped while the call ran publishes nothing. */
 	if (ret >= 0 && enabled(control)) {
-		off = take_event(control, call->name, call->mode, call->syscall, call->dirfd, call->ids);
+		off = take_event(control, call->name, call->name_flags, call->mode, call->syscall, call->dirfd,
+				 call->ids);
 		if (off)
 			publish(control, off);
 	}
@@ -257,7 +304,7 @@ int tp_enter_openat(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!(ctx->args[2] & ERMFS_O_CREAT))
 		return 0;
-	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[3], ARENA_SYSCALL_OPENAT, (__s32)ctx->args[0]);
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[3], ARENA_SYSCALL_OPENAT, (__s32)ctx->args[0], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
@@ -266,10 +313,29 @@ int tp_exit_openat(struct trace_event_raw_sys_exit *ctx)
 	return on_exit(ctx->ret);
 }
 
+SEC("tracepoint/syscalls/sys_enter_openat2")
+int tp_enter_openat2(struct trace_event_raw_sys_enter *ctx)
+{
+	struct open_how_prefix how;
+	const char *name = (const char *)ctx->args[1];
+
+	if (bpf_probe_read_user(&how, sizeof(how), (const void *)ctx->args[2]) != 0)
+		return on_enter(name, 0, ARENA_SYSCALL_OPENAT2, (__s32)ctx->args[0], ctx->args[2]);
+	if (!(how.flags & ERMFS_O_CREAT))
+		return 0;
+	return on_enter(name, (__u32)how.mode, ARENA_SYSCALL_OPENAT2, (__s32)ctx->args[0], 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_openat2")
+int tp_exit_openat2(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
 SEC("tracepoint/syscalls/sys_enter_creat")
 int tp_enter_creat(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_CREAT, -100);
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_CREAT, -100, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_creat")
@@ -281,7 +347,7 @@ int tp_exit_creat(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_mkdirat")
 int tp_enter_mkdirat(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKDIRAT, (__s32)ctx->args[0]);
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKDIRAT, (__s32)ctx->args[0], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mkdirat")
@@ -293,7 +359,7 @@ int tp_exit_mkdirat(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_mknodat")
 int tp_enter_mknodat(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKNODAT, (__s32)ctx->args[0]);
+	return on_enter((const char *)ctx->args[1], (__u32)ctx->args[2], ARENA_SYSCALL_MKNODAT, (__s32)ctx->args[0], 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mknodat")
@@ -308,7 +374,7 @@ int tp_enter_open(struct trace_event_raw_sys_enter *ctx)
 {
 	if (!(ctx->args[1] & ERMFS_O_CREAT))
 		return 0;
-	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[2], ARENA_SYSCALL_OPEN, -100);
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[2], ARENA_SYSCALL_OPEN, -100, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
@@ -320,11 +386,23 @@ int tp_exit_open(struct trace_event_raw_sys_exit *ctx)
 SEC("tracepoint/syscalls/sys_enter_mkdir")
 int tp_enter_mkdir(struct trace_event_raw_sys_enter *ctx)
 {
-	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_MKDIR, -100);
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_MKDIR, -100, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_mkdir")
 int tp_exit_mkdir(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_mknod")
+int tp_enter_mknod(struct trace_event_raw_sys_enter *ctx)
+{
+	return on_enter((const char *)ctx->args[0], (__u32)ctx->args[1], ARENA_SYSCALL_MKNOD, -100, 0);
+}
+
+SEC("tracepoint/syscalls/sys_exit_mknod")
+int tp_exit_mknod(struct trace_event_raw_sys_exit *ctx)
 {
 	return on_exit(ctx->ret);
 }

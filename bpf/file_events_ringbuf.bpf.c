@@ -23,6 +23,8 @@ struct ringbuf_file_event {
 	__u32 hook;
 	__u32 syscall;
 	__s32 dirfd;
+	__u32 name_flags;
+	__u32 reserved;
 	char comm[ARENA_COMM_MAX];
 	char name[ARENA_NAME_MAX];
 };
@@ -93,6 +95,8 @@ int rb_exit_openat(struct trace_event_raw_sys_exit *ctx)
 			event->hook = ARENA_HOOK_TRACEPOINT;
 			event->syscall = 1;
 			event->dirfd = call->dirfd;
+			event->name_flags = ARENA_NAME_PATH;
+			event->reserved = 0;
 			bpf_ringbuf_submit(event, 0);
 			arena_atomic_inc(&control->events_published, ARENA_RELAXED);
 		}

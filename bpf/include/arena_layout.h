@@ -62,7 +62,8 @@ struct arena_control {
 	arena_u64 events_published;
 	arena_u64 events_dropped;  /* pool or structure full */
 	arena_u64 events_loop_budget; /* may_goto budget exhausted */
-	arena_u8 pad1_[ARENA_CACHE_LINE - 32];
+	arena_u64 names_read_at_exit; /* unreadable at syscall entry (page not mapped yet) */
+	arena_u8 pad1_[ARENA_CACHE_LINE - 40];
 	/* Producers inside code that takes or publishes nodes (user space waits for 0). */
 	arena_u64 producers_in_flight;
 	arena_u8 pad3_[ARENA_CACHE_LINE - 8];
@@ -92,8 +93,16 @@ struct arena_file_event {
 	arena_u32 hook;            /* ARENA_HOOK_* that saw it */
 	arena_u32 syscall;         /* which syscall or hook point */
 	arena_s32 dirfd;
+	arena_u32 name_flags;      /* ARENA_NAME_* */
+	arena_u32 reserved;
 	arena_u8 comm[ARENA_COMM_MAX];
-	arena_u8 name[ARENA_NAME_MAX]; /* as given to the syscall, NUL-terminated */
+	/* NUL-terminated. With ARENA_NAME_PATH the path as given to the creating call
+	 * (relative to dirfd), else the new entry's own name (inode hooks: the dentry's). */
+	arena_u8 name[ARENA_NAME_MAX];
 };
+
+#define ARENA_NAME_TRUNCATED 1u  /* the path did not fit: name holds its first bytes */
+#define ARENA_NAME_UNREADABLE 2u /* the name's memory could not be read, even at exit */
+#define ARENA_NAME_PATH 4u       /* name holds the path as given to the syscall */
 
 #endif /* ERMFS_ARENA_LAYOUT_H */

@@ -279,7 +279,8 @@ public final class FileCreationFeed: @unchecked Sendable {
       return FileCreationCounters(
         received: received.load(ordering: .relaxed), droppedOnFull: kernel.events_dropped,
         polls: polls.load(ordering: .relaxed), published: kernel.events_published,
-        loopBudgetExhausted: kernel.events_loop_budget, doorbellsRung: kernel.doorbells_rung)
+        loopBudgetExhausted: kernel.events_loop_budget, doorbellsRung: kernel.doorbells_rung,
+        namesReadAtExit: kernel.names_read_at_exit)
     }
   }
 
@@ -326,12 +327,25 @@ public final class FileCreationFeed: @unchecked Sendable {
 extension FileCreationEvent {
   init(_ raw: ermfs_file_event) {
     var copy = raw
-    let name = withUnsafeBytes(of: &copy.name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    let buffer = withUnsafeBytes(of: &copy.name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
     let command = withUnsafeBytes(of: &copy.comm) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+    let status: NameStatus =
+      raw.name_flags & ERMFS_NAME_UNREADABLE != 0 ? .unreadable
+      : raw.name_flags & ERMFS_NAME_TRUNCATED != 0 ? .truncated : .complete
+    let name: String
+    let path: String?
+    if raw.name_flags & ERMFS_NAME_PATH != 0 {
+      path = buffer
+      name = status == .complete ? String(Self.lastComponent(of: buffer[...])) : ""
+    } else {
+      path = nil
+      name = buffer
+    }
     self.init(
       sequence: raw.sequence, timestampNanoseconds: raw.timestamp_ns, pid: Int32(bitPattern: raw.pid),
-      tgid: Int32(bitPattern: raw.tgid), command: command, mode: raw.mode, name: name,
-      directoryDescriptor: raw.dirfd, origin: Origin(rawValue: raw.syscall), hook: FileCreationHook(code: raw.hook))
+      tgid: Int32(bitPattern: raw.tgid), command: command, mode: raw.mode, name: name, path: path,
+      nameStatus: status, directoryDescriptor: raw.dirfd, origin: Origin(rawValue: raw.syscall),
+      hook: FileCreationHook(code: raw.hook))
   }
 }
 

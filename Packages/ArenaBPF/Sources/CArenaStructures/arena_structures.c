@@ -15,7 +15,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct ermfs_file_event) == 8 * 2 + 4 * 6 + ARENA_COMM_MAX + ARENA_NAME_MAX, "event view");
+_Static_assert(sizeof(struct ermfs_file_event) == 8 * 2 + 4 * 8 + ARENA_COMM_MAX + ARENA_NAME_MAX, "event view");
+_Static_assert(ERMFS_NAME_TRUNCATED == ARENA_NAME_TRUNCATED && ERMFS_NAME_UNREADABLE == ARENA_NAME_UNREADABLE &&
+		       ERMFS_NAME_PATH == ARENA_NAME_PATH, "name flags");
 
 /* One switch per operation keeps Swift's view to a single signature. */
 #define ARENA_DISPATCH(kind, op, ...)                                                \
@@ -256,6 +258,7 @@ void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out
 	out->events_published = arena_atomic_load(&control->events_published, ARENA_ACQUIRE);
 	out->events_dropped = arena_atomic_load(&control->events_dropped, ARENA_ACQUIRE);
 	out->events_loop_budget = arena_atomic_load(&control->events_loop_budget, ARENA_ACQUIRE);
+	out->names_read_at_exit = arena_atomic_load(&control->names_read_at_exit, ARENA_ACQUIRE);
 	out->lane_runs = arena_atomic_load(&control->lane_runs, ARENA_ACQUIRE);
 	out->lane_consumed = arena_atomic_load(&control->lane_consumed, ARENA_ACQUIRE);
 	out->lane_checksum = arena_atomic_load(&control->lane_checksum, ARENA_ACQUIRE);
@@ -293,6 +296,8 @@ int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, str
 	out->hook = event->hook;
 	out->syscall = event->syscall;
 	out->dirfd = event->dirfd;
+	out->name_flags = event->name_flags;
+	out->reserved = 0;
 	memcpy(out->comm, event->comm, sizeof(out->comm));
 	memcpy(out->name, event->name, sizeof(out->name));
 	out->comm[sizeof(out->comm) - 1] = 0;

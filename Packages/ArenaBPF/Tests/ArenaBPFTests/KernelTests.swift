@@ -32,7 +32,8 @@ struct KernelTests {
     let directory = FileManager.default.temporaryDirectory.appending(path: "arena-feed-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let prefix = directory.path + "/"
+    // Names, not paths, identify the files: `name` means the same for every hook.
+    let tag = Self.uniqueTag()
 
     let feed = try FileCreationFeed(hook: .auto, structure: structure, capacity: 1 << 14, process: getpid())
     defer { feed.close() }
@@ -45,7 +46,7 @@ struct KernelTests {
       {
         creatorTid.store(ermfs_gettid(), ordering: .relaxed)
         for i in 0..<files {
-          let fd = open(prefix + "f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+          let fd = open(directory.path + "/\(tag)\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
           precondition(fd >= 0, "open failed: \(errno)")
           close(fd)
         }
@@ -56,7 +57,7 @@ struct KernelTests {
         while true {
           let done = !creating.load(ordering: .acquiring)
           if let event = feed.poll() {
-            if event.name.hasPrefix(prefix) { events.list.append(event) }
+            if event.name.hasPrefix(tag) { events.list.append(event) }
           } else if done {
             break
           } else {
@@ -68,11 +69,13 @@ struct KernelTests {
 
     var seen: [String: Int] = [:]
     for event in events.list { seen[event.name, default: 0] += 1 }
-    let expected = Set((0..<files).map { prefix + "f\($0)" })
+    let expected = Set((0..<files).map { "\(tag)\($0)" })
     #expect(Set(seen.keys) == expected)
     #expect(seen.values.allSatisfy { $0 == 1 })
     #expect(events.list.allSatisfy { $0.pid == creatorTid.load(ordering: .relaxed) && $0.tgid == getpid() })
-    #expect(events.list.allSatisfy { $0.mode == 0o644 && $0.origin == .openat && $0.hook == feed.activeHook })
+    let origin: FileCreationEvent.Origin = feed.activeHook == .tracepoint ? .openat : .inodeCreate
+    #expect(events.list.allSatisfy { $0.mode & 0o7777 == 0o644 && $0.origin == origin && $0.hook == feed.activeHook })
+    #expect(events.list.allSatisfy { $0.path == (feed.activeHook == .tracepoint ? directory.path + "/" + $0.name : nil) })
     #expect(feed.counters.droppedOnFull == 0)
     #expect(feed.counters.loopBudgetExhausted == 0)
     #expect(try feed.verify() == 0)
@@ -94,8 +97,8 @@ struct KernelTests {
     close(open(directory.appending(path: "ours").path, O_CREAT | O_WRONLY | O_EXCL, 0o644))
     var names: [String] = []
     while let event = feed.poll() { names.append(event.name) }
-    #expect(!names.contains { $0.hasSuffix("/other") })
-    #expect(names.contains { $0.hasSuffix("/ours") })
+    #expect(!names.contains("other"))
+    #expect(names.contains("ours"))
   }
 
   @Test func feedFilteredToAProcessInAChildPidNamespaceSeesExactlyItsCreations() throws {
@@ -133,9 +136,11 @@ struct KernelTests {
 
     var events: [FileCreationEvent] = []
     while let event = feed.poll() { events.append(event) }
-    #expect(events.map(\.name).sorted() == ["ns-a", "ns-b"].map { directory.path + "/" + $0 })
+    let ours = events.filter { ["ns-a", "ns-b", "ns-child", "host"].contains($0.name) }
+    #expect(ours.map(\.name).sorted() == ["ns-a", "ns-b"])
     // Ids as seen from the feed's namespace: the shell is pid 1 there.
     #expect(events.allSatisfy { $0.tgid == 1 && $0.pid == 1 })
+    #expect(ours.allSatisfy { $0.path == nil || $0.path == directory.path + "/" + $0.name })
   }
 
   @Test func feedRejectsSingleProducerStructures() {
@@ -204,11 +209,14 @@ struct KernelTests {
     #expect(throws: ArenaError.loopBudgetExhausted) { try lane.drain() }
   }
 
-  /// Creates `count` files named f0... in a fresh directory on the creating thread;
-  /// returns the directory prefix.
-  static func createFiles(_ count: Int, in directory: URL) {
+  /// A file-name prefix no other test uses: events are matched by `name`, which means
+  /// the same for every hook (the tests' own temporary files are seen too).
+  static func uniqueTag() -> String { "t" + UUID().uuidString.prefix(8).lowercased() + "-" }
+
+  /// Creates `count` files named `tag`0... in `directory` on the calling thread.
+  static func createFiles(_ count: Int, in directory: URL, named tag: String = "f") {
     for i in 0..<count {
-      let fd = open(directory.path + "/f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+      let fd = open(directory.path + "/\(tag)\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
       precondition(fd >= 0, "open failed: \(errno)")
       close(fd)
     }
@@ -224,14 +232,14 @@ struct KernelTests {
     defer { feed.close() }
     let consumerSyscalls = Atomic<UInt64>(0)
     let matched = Atomic<Int>(0)
-    let prefix = directory.path + "/"
+    let tag = Self.uniqueTag()
     runThreads([
-      { Self.createFiles(files, in: directory) },
+      { Self.createFiles(files, in: directory, named: tag) },
       {
         counter.watch(thread: currentThreadID())
         var seen = 0
         while seen < files {
-          if let event = feed.poll(), event.name.hasPrefix(prefix) { seen += 1 }
+          if let event = feed.poll(), event.name.hasPrefix(tag) { seen += 1 }
         }
         consumerSyscalls.store(counter.count, ordering: .relaxed)
         matched.store(seen, ordering: .relaxed)
@@ -255,11 +263,13 @@ struct KernelTests {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(at: directory) }
     let ring = try RingbufFeed(process: getpid())
-    Self.createFiles(files, in: directory)
+    let tag = Self.uniqueTag()
+    Self.createFiles(files, in: directory, named: tag)
     var names: [String: Int] = [:]
-    let prefix = directory.path + "/"
     while try ring.poll(timeoutMilliseconds: 0, { event in
-      if event.name.hasPrefix(prefix) { names[event.name, default: 0] += 1 }
+      if event.name.hasPrefix(tag) && event.path == directory.path + "/" + event.name {
+        names[event.name, default: 0] += 1
+      }
     }) > 0 {}
     #expect(names.count == files && names.values.allSatisfy { $0 == 1 })
     #expect(ring.dropped == 0)
@@ -272,18 +282,18 @@ struct KernelTests {
     defer { try? FileManager.default.removeItem(at: directory) }
     let feed = try FileCreationFeed(process: getpid())
     defer { feed.close() }
-    let prefix = directory.path + "/"
+    let tag = Self.uniqueTag()
     let consumer = Task {
       var names: Set<String> = []
-      for await event in feed.events() where event.name.hasPrefix(prefix) {
+      for await event in feed.events() where event.name.hasPrefix(tag) {
         names.insert(event.name)
         if names.count == files { break }
       }
       return names
     }
-    Self.createFiles(files, in: directory)
+    Self.createFiles(files, in: directory, named: tag)
     let names = await consumer.value
-    #expect(names == Set((0..<files).map { prefix + "f\($0)" }))
+    #expect(names == Set((0..<files).map { "\(tag)\($0)" }))
     #expect(feed.counters.received >= UInt64(files))
     #expect(feed.counters.polls >= feed.counters.received)
   }
@@ -307,17 +317,17 @@ struct KernelTests {
     defer { try? FileManager.default.removeItem(at: directory) }
     let feed = try FileCreationFeed(process: getpid())
     defer { feed.close() }
-    let target = directory.path + "/f0"
+    let tag = Self.uniqueTag()
     let found = Atomic<Bool>(false)
     runThreads([
       {
         // Create only once the consumer is blocked, so the wakeup must come from the doorbell.
         while !feed.consumerIsSleeping && !found.load(ordering: .acquiring) { usleep(1000) }
-        Self.createFiles(1, in: directory)
+        Self.createFiles(1, in: directory, named: tag)
       },
       {
         while let event = feed.next(spinningFor: .zero, timeout: .seconds(30)) {
-          if event.name == target {
+          if event.name == tag + "0" {
             found.store(true, ordering: .releasing)
             return
           }
@@ -462,26 +472,37 @@ extension KernelTests {
 extension KernelTests {
   @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
   func producerWhoseBudgetRunsOutBeforeItsPushCountsTheEventAndKeepsTheNode(_ structure: ArenaStructureKind) throws {
-    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-budget-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    let directory = try Self.makeDirectory("budget")
     defer { try? FileManager.default.removeItem(at: directory) }
-    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: getpid())
+    // A shell creates the files, one per line we send, and the feed watches only it:
+    // this process's own creations (other suites' temporary files) cannot interfere.
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+    shell.arguments = ["-c", #"read a; : > "$1/spent"; echo 1; read b; : > "$1/after"; echo 2"#, "sh", directory.path]
+    let input = Pipe()
+    let output = Pipe()
+    shell.standardInput = input
+    shell.standardOutput = output
+    try shell.run()
+    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: shell.processIdentifier)
     defer { feed.close() }
-    while feed.poll() != nil {}
     let before = feed.counters
     ermfs_arena_control_set_fault_injection(feed.base, ERMFS_FAULT_BUDGET_BEFORE_PUSH)
-    Self.createFiles(1, in: directory)
+    input.fileHandleForWriting.write(Data("a\n".utf8))
+    #expect(output.fileHandleForReading.readLine() == Array("1".utf8))
     ermfs_arena_control_set_fault_injection(feed.base, 0)
     let after = feed.counters
     // The push could not run: the event is counted as lost to the budget, and its node
-    // was parked rather than leaked (verify is exact).
+    // was parked rather than leaked (verify below is exact).
     #expect(after.loopBudgetExhausted - before.loopBudgetExhausted == 1)
     #expect(after.published == before.published)
     // The producer works again once the budget is back, and the pool is whole.
-    close(open(directory.path + "/g", O_CREAT | O_WRONLY | O_EXCL, 0o644))
+    input.fileHandleForWriting.write(Data("b\n".utf8))
+    #expect(output.fileHandleForReading.readLine() == Array("2".utf8))
+    shell.waitUntilExit()
     var names: [String] = []
     while let event = feed.poll() { names.append(event.name) }
-    #expect(names == [directory.path + "/g"])
+    #expect(names == ["after"])
     #expect(try feed.verify() == 0)
   }
 }

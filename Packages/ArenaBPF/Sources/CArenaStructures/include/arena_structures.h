@@ -55,6 +55,7 @@ struct ermfs_arena_counters {
 	uint64_t events_published;
 	uint64_t events_dropped;
 	uint64_t events_loop_budget;
+	uint64_t names_read_at_exit;
 	uint64_t lane_consumed;
 	uint64_t lane_checksum;
 	uint64_t lane_runs;
@@ -73,9 +74,15 @@ struct ermfs_file_event {
 	uint32_t hook;
 	uint32_t syscall;
 	int32_t dirfd;
+	uint32_t name_flags; /* ERMFS_NAME_* */
+	uint32_t reserved;
 	char comm[16];
 	char name[256];
 };
+
+#define ERMFS_NAME_TRUNCATED 1u
+#define ERMFS_NAME_UNREADABLE 2u
+#define ERMFS_NAME_PATH 4u
 
 uint32_t ermfs_arena_control_bytes(void);
 uint32_t ermfs_arena_event_node_size(void);
