@@ -6,8 +6,8 @@
  * produce at once), published with RELEASE by the structure's push.
  *
  * Hooks, tried by the loader in this order, one set loaded at a time:
- *   lsm.s/inode_create, fentry/security_inode_create (need BPF trampolines), then the
- *   syscall tracepoints: the enter program stages the arguments and the name as given
+ *   lsm/inode_{create,mkdir,mknod}, fentry/security_inode_{create,mkdir,mknod} (both
+ *   need BPF trampolines; the name is the new dentry's), then the syscall tracepoints: the enter program stages the arguments and the name as given
  *   to the syscall in a per-thread map entry, the exit program takes a node and
  *   publishes it if the call succeeded.
  */
@@ -35,6 +35,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define ARENA_SYSCALL_INODE_CREATE 7
 #define ARENA_SYSCALL_OPENAT2 8
 #define ARENA_SYSCALL_MKNOD 9
+#define ARENA_SYSCALL_INODE_MKDIR 10
+#define ARENA_SYSCALL_INODE_MKNOD 11
 
 /* Wakes a consumer blocked in epoll; carries no data (the events are in the arena). */
 struct {
@@ -195,7 +197,7 @@ static __always_inline void publish(struct arena_control __arena *control, arena
 
 /* ---- BPF LSM and fentry: one call per inode creation, the name from the dentry ---- */
 
-static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
+static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode, __u32 origin)
 {
 	struct arena_control __arena *control = ERMFS_CONTROL();
 	__u64 name[ARENA_NAME_MAX / 8];
@@ -210,7 +212,7 @@ static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
 		__builtin_memset(name, 0, sizeof(name));
 		flags = bpf_probe_read_kernel_str(name, sizeof(name), BPF_CORE_READ(dentry, d_name.name)) < 0
 				? ARENA_NAME_UNREADABLE : 0;
-		off = take_event(control, name, flags, mode, ARENA_SYSCALL_INODE_CREATE, -100, ids);
+		off = take_event(control, name, flags, mode, origin, -100, ids);
 		if (off)
 			publish(control, off);
 	}
@@ -218,17 +220,46 @@ static __always_inline int on_inode_create(struct dentry *dentry, __u32 mode)
 	return 0;
 }
 
-SEC("lsm.s/inode_create")
+/* (struct inode *dir, struct dentry *dentry, umode_t mode[, dev_t dev]) for all six.
+ * Not sleepable: inode_mkdir is not on the kernel's sleepable-LSM list, and nothing here
+ * sleeps. The LSM programs never deny (return 0). */
+SEC("lsm/inode_create")
 int lsm_inode_create(unsigned long long *ctx)
 {
-	on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2]);
-	return 0; /* never deny */
+	on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_CREATE);
+	return 0;
+}
+
+SEC("lsm/inode_mkdir")
+int lsm_inode_mkdir(unsigned long long *ctx)
+{
+	on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_MKDIR);
+	return 0;
+}
+
+SEC("lsm/inode_mknod")
+int lsm_inode_mknod(unsigned long long *ctx)
+{
+	on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_MKNOD);
+	return 0;
 }
 
 SEC("fentry/security_inode_create")
 int fentry_inode_create(unsigned long long *ctx)
 {
-	return on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2]);
+	return on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_CREATE);
+}
+
+SEC("fentry/security_inode_mkdir")
+int fentry_inode_mkdir(unsigned long long *ctx)
+{
+	return on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_MKDIR);
+}
+
+SEC("fentry/security_inode_mknod")
+int fentry_inode_mknod(unsigned long long *ctx)
+{
+	return on_inode_create((struct dentry *)ctx[1], (__u32)ctx[2], ARENA_SYSCALL_INODE_MKNOD);
 }
 
 /* ---- syscall tracepoints: the name as given to the syscall ---- */

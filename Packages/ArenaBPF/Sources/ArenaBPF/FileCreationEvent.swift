@@ -1,18 +1,22 @@
-/// Where the file-creation producer runs, in the order `auto` tries them.
+/// Where the file-creation producer runs, in the order `auto` tries them. A hook is
+/// used only once it has reported a canary file (attaching is not proof it runs).
 public enum FileCreationHook: String, Sendable, CaseIterable, CustomStringConvertible {
-  /// `lsm.s/inode_create`: every inode creation, the name from the dentry.
+  /// `lsm/inode_create`, `inode_mkdir`, `inode_mknod`: every creation of a file,
+  /// directory or special file, whatever made it (io_uring included); no path.
   case lsm
-  /// `fentry/security_inode_create`: the same point without the LSM framework.
+  /// `fentry/security_inode_create`, `_mkdir`, `_mknod`: the same points without the
+  /// LSM framework.
   case fentry
-  /// `tracepoint/syscalls/sys_{enter,exit}_{openat,creat,mkdirat,mknodat,open,mkdir}`:
-  /// the name as given to the syscall, published when the call succeeded.
+  /// `tracepoint/syscalls/sys_{enter,exit}_*` of openat, openat2, creat, mkdirat,
+  /// mknodat (and open, mkdir, mknod on x86-64): the path as given to the call,
+  /// published when the call succeeded (docs/decisions/arena-hooks.md lists what it misses).
   case tracepoint
 
   public var description: String {
     switch self {
-    case .lsm: return "lsm (lsm.s/inode_create)"
-    case .fentry: return "fentry (fentry/security_inode_create)"
-    case .tracepoint: return "tracepoint (syscalls/sys_enter_*/sys_exit_* for openat/creat/mkdirat/mknodat)"
+    case .lsm: return "lsm (lsm/inode_create, inode_mkdir, inode_mknod)"
+    case .fentry: return "fentry (fentry/security_inode_create, _mkdir, _mknod)"
+    case .tracepoint: return "tracepoint (syscalls/sys_enter_*/sys_exit_* of open, openat, openat2, creat, mkdir, mkdirat, mknod, mknodat)"
     }
   }
 
@@ -33,8 +37,8 @@ public enum FileCreationHook: String, Sendable, CaseIterable, CustomStringConver
   /// Programs of bpf/file_events.bpf.c that make up this hook.
   var programs: [String] {
     switch self {
-    case .lsm: return ["lsm_inode_create"]
-    case .fentry: return ["fentry_inode_create"]
+    case .lsm: return ["lsm_inode_create", "lsm_inode_mkdir", "lsm_inode_mknod"]
+    case .fentry: return ["fentry_inode_create", "fentry_inode_mkdir", "fentry_inode_mknod"]
     case .tracepoint:
       return ["openat", "openat2", "creat", "mkdirat", "mknodat", "open", "mkdir", "mknod"]
         .flatMap { ["tp_enter_\($0)", "tp_exit_\($0)"] }

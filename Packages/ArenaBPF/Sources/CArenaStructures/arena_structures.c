@@ -220,6 +220,18 @@ void ermfs_arena_control_enable_events(void *base, int enabled)
 	arena_atomic_store(&control->filter_enabled, enabled ? 1u : 0u, ARENA_RELEASE);
 }
 
+void ermfs_arena_control_reset_event_counters(void *base)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->event_sequence, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_published, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_dropped, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_loop_budget, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->names_read_at_exit, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->doorbells_rung, 0, ARENA_RELEASE);
+}
+
 void ermfs_arena_control_quiesce(void *base)
 {
 	struct arena_control *control = base;

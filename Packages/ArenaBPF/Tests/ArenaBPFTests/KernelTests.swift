@@ -22,7 +22,8 @@ struct KernelTests {
     let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
     #expect(probe.arenaError == nil, "\(probe)")
     #expect(probe.tracefsMounted, "\(probe)")
-    #expect(probe.loadableHooks.contains(.tracepoint), "\(probe)")
+    #expect(probe.workingHooks.contains(.tracepoint), "\(probe)")
+    #expect(probe.messages.contains { $0.hasPrefix("hook tracepoint") && $0.contains("canary") }, "\(probe)")
     #expect(probe.messages.contains { $0.hasPrefix("file-creation producer will use:") })
   }
 
@@ -302,7 +303,7 @@ struct KernelTests {
     let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
     let feed = try FileCreationFeed(hook: .auto)
     defer { feed.close() }
-    #expect(feed.activeHook == probe.loadableHooks.first)
+    #expect(feed.activeHook == probe.workingHooks.first)
     let refused = FileCreationHook.allCases.prefix { $0 != feed.activeHook }
     #expect(feed.fallbackReasons.count >= refused.count)
     for hook in refused {

@@ -99,6 +99,8 @@ void ermfs_arena_control_enable_events(void *base, int enabled);
 /* Stops the producers and waits until none is inside code that takes or publishes a
  * node: afterwards every node of the pool stays where it is. */
 void ermfs_arena_control_quiesce(void *base);
+/* Zeroes the event counters (sequence, published, dropped, ...). Producers quiesced. */
+void ermfs_arena_control_reset_event_counters(void *base);
 /* Tests only: ARENA_FAULT_* points where BPF programs spend their loop budget. */
 #define ERMFS_FAULT_BUDGET_AFTER_TAKE 1u
 #define ERMFS_FAULT_BUDGET_BEFORE_PUSH 2u
