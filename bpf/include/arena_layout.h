@@ -56,7 +56,10 @@ struct arena_control {
 	arena_off_t lane_at;
 	arena_u64 lane_key_first;  /* hash set lane: keys [first, first + count) */
 	arena_u64 lane_key_count;
-	arena_u8 pad4_[ARENA_CACHE_LINE - 24];
+	/* kernel -> user lane: lane_fill pushes lane_fill_next, +1, ... below lane_fill_end */
+	arena_u64 lane_fill_next;  /* written by lane_fill (one run at a time) */
+	arena_u64 lane_fill_end;
+	arena_u8 pad4_[ARENA_CACHE_LINE - 40];
 	/* written by the kernel (fetch-add: several CPUs at once) */
 	arena_u64 event_sequence;
 	arena_u64 events_published;
@@ -71,7 +74,10 @@ struct arena_control {
 	arena_u64 lane_checksum;   /* sum of consumed values */
 	arena_s64 lane_status;     /* last drain's stop status */
 	arena_u64 lane_runs;
-	arena_u8 pad2_[ARENA_CACHE_LINE - 32];
+	arena_u64 lane_produced;   /* values lane_fill pushed, and their sum */
+	arena_u64 lane_produced_checksum;
+	arena_s64 lane_fill_status; /* last fill's stop status */
+	arena_u8 pad2_[ARENA_CACHE_LINE - 56];
 	/* Doorbell (like io_uring's SQPOLL wakeup flag): the consumer sets `sleeping`
 	 * before it blocks; a producer that publishes while it is set clears it and
 	 * rings the doorbell ring buffer once. */

@@ -164,6 +164,8 @@ public final class FileCreationFeed: @unchecked Sendable {
     else { throw .invalidArgument }
     let poolOffset = UInt32(poolStart)
     let nodes = UInt32(nodeCount)
+    // Every page the layout uses must exist before a producer writes to it.
+    ermfs_arena_prefault(base, UInt64(poolStart) + ermfs_arena_pool_bytes(nodeSize, nodes))
     ermfs_arena_control_init(base)
     var status = ermfs_arena_pool_init(base, poolOffset, nodeSize, nodes)
     guard status == 0 else { throw ArenaError(status: status) }

@@ -153,6 +153,14 @@ void ermfs_arena_pool_park(void *base, uint32_t at, uint32_t node)
 	arena_pool_park(base, at, node);
 }
 
+void ermfs_arena_prefault(const void *base, uint64_t bytes)
+{
+	/* Any user fault on an arena page allocates it (kernel/bpf/arena.c); a read keeps
+	 * whatever user space already wrote. */
+	for (uint64_t off = 0; off < bytes; off += ARENA_PAGE_SIZE)
+		(void)*(const volatile char *)((const char *)base + off);
+}
+
 uint64_t ermfs_arena_load_acquire(const void *address)
 {
 	return arena_atomic_load((const arena_u64 *)address, ARENA_ACQUIRE);
@@ -262,6 +270,14 @@ void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t ke
 	arena_atomic_store(&control->lane_key_count, key_count, ARENA_RELEASE);
 }
 
+void ermfs_arena_control_set_fill(void *base, uint64_t first, uint64_t count)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->lane_fill_next, first, ARENA_RELAXED);
+	arena_atomic_store(&control->lane_fill_end, first + count, ARENA_RELEASE);
+}
+
 void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out)
 {
 	const struct arena_control *control = base;
@@ -275,6 +291,11 @@ void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out
 	out->lane_consumed = arena_atomic_load(&control->lane_consumed, ARENA_ACQUIRE);
 	out->lane_checksum = arena_atomic_load(&control->lane_checksum, ARENA_ACQUIRE);
 	out->lane_status = arena_atomic_load(&control->lane_status, ARENA_ACQUIRE);
+	out->lane_produced = arena_atomic_load(&control->lane_produced, ARENA_ACQUIRE);
+	out->lane_produced_checksum = arena_atomic_load(&control->lane_produced_checksum, ARENA_ACQUIRE);
+	out->lane_fill_next = arena_atomic_load(&control->lane_fill_next, ARENA_ACQUIRE);
+	out->lane_fill_end = arena_atomic_load(&control->lane_fill_end, ARENA_ACQUIRE);
+	out->lane_fill_status = arena_atomic_load(&control->lane_fill_status, ARENA_ACQUIRE);
 	out->doorbells_rung = arena_atomic_load(&control->doorbells_rung, ARENA_ACQUIRE);
 	out->consumer_sleeping = arena_atomic_load(&control->consumer_sleeping, ARENA_ACQUIRE);
 }

@@ -42,6 +42,12 @@ int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count, uint6
 uint64_t ermfs_arena_pool_reclaim(void *base, uint32_t at);
 void ermfs_arena_pool_park(void *base, uint32_t at, uint32_t node);
 
+/* Makes sure every arena page of [base, base + bytes) exists. A BPF program cannot
+ * allocate arena pages from a tracepoint, and its store to a page nobody faulted in is
+ * dropped without a trace (its load reads 0): user space faults in every page a
+ * layout uses before any program runs. */
+void ermfs_arena_prefault(const void *base, uint64_t bytes);
+
 /* Atomic access to arena words from Swift, through the same wrappers. */
 uint64_t ermfs_arena_load_acquire(const void *address);
 void ermfs_arena_store_release(void *address, uint64_t value);
@@ -60,6 +66,11 @@ struct ermfs_arena_counters {
 	uint64_t lane_checksum;
 	uint64_t lane_runs;
 	int64_t lane_status;
+	uint64_t lane_produced;
+	uint64_t lane_produced_checksum;
+	uint64_t lane_fill_next;
+	uint64_t lane_fill_end;
+	int64_t lane_fill_status;
 	uint64_t doorbells_rung;
 	uint64_t consumer_sleeping;
 };
@@ -106,6 +117,8 @@ void ermfs_arena_control_reset_event_counters(void *base);
 #define ERMFS_FAULT_BUDGET_BEFORE_PUSH 2u
 void ermfs_arena_control_set_fault_injection(void *base, uint32_t points);
 void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count);
+/* Kernel -> user lane: values lane_fill pushes next, [first, first + count). */
+void ermfs_arena_control_set_fill(void *base, uint64_t first, uint64_t count);
 void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out);
 /* Consumer side of the doorbell: a sequentially consistent exchange of the flag, so the
  * consumer's next look at the structure is ordered after it. */
