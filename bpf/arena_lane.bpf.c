@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * arena_lane.bpf.c - the user -> kernel lane: a SEC("syscall") program, run on demand
- * with BPF_PROG_TEST_RUN, drains whichever structure control.lane_kind names and
- * records how many values it took and their sum (a checksum user space compares).
- * The io_uring-style pair answers each submission with a completion (res = value + 1).
+ * arena_lane.bpf.c - the lane between user space and SEC("syscall") programs run on
+ * demand with BPF_PROG_TEST_RUN, on whichever structure control.lane_kind names.
+ * lane_drain (user -> kernel) takes everything and records how many values and their
+ * sum (a checksum user space compares); the io_uring-style pair answers each
+ * submission with a completion (res = value + 1). lane_fill (kernel -> user) pushes
+ * announced values while user space pops them, the kernel side's producer.
  */
+/* Tests set control.fault_injection to spend the loop budget between take and free. */
+static inline __attribute__((always_inline)) void lane_after_take(void);
+#define ARENA_AFTER_TAKE() lane_after_take()
+
 #include "ermfs_bpf.h"
 #include "arena_hashset.h"
 #include "arena_mpmc.h"
@@ -14,6 +20,14 @@
 #include "arena_uring.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+static __always_inline void lane_after_take(void)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+
+	if (control->fault_injection & ARENA_FAULT_BUDGET_AFTER_TAKE)
+		arena_spend_loop_budget();
+}
 
 static __always_inline int lane_take(arena_u32 kind, arena_off_t at, arena_u64 *value)
 {
@@ -80,5 +94,50 @@ int lane_drain(void *ctx)
 	arena_atomic_add(&control->lane_checksum, checksum, ARENA_RELAXED);
 	arena_atomic_store(&control->lane_status, (arena_s64)status, ARENA_RELAXED);
 	arena_atomic_inc(&control->lane_runs, ARENA_RELEASE);
+	return 0;
+}
+
+static __always_inline int lane_put(arena_u32 kind, arena_off_t at, arena_u64 value)
+{
+	switch (kind) {
+	case ARENA_KIND_SPSC: return arena_spsc_push(0, at, value);
+	case ARENA_KIND_MPMC: return arena_mpmc_push(0, at, value);
+	case ARENA_KIND_MSQUEUE: return arena_msqueue_push(0, at, value);
+	case ARENA_KIND_TREIBER: return arena_treiber_push(0, at, value);
+	}
+	return -ARENA_EINVAL;
+}
+
+/* Pushes lane_fill_next, +1, ... until lane_fill_end, a full structure or the loop
+ * budget stops it; the next run goes on from there. One run at a time (it is the
+ * structure's only producer for SPSC). */
+SEC("syscall")
+int lane_fill(void *ctx)
+{
+	struct arena_control __arena *control = ERMFS_CONTROL();
+	arena_u32 kind = control->lane_kind;
+	arena_off_t at = control->lane_at;
+	arena_u64 next = arena_atomic_load(&control->lane_fill_next, ARENA_RELAXED);
+	arena_u64 end = arena_atomic_load(&control->lane_fill_end, ARENA_ACQUIRE);
+	arena_u64 produced = 0, checksum = 0;
+	int status = ARENA_OK;
+
+	ERMFS_USE_ARENA();
+	if (control->magic != ARENA_CONTROL_MAGIC)
+		return -ARENA_EINVAL;
+	while (next < end && arena_may_loop()) {
+		status = lane_put(kind, at, next);
+		if (status != ARENA_OK)
+			break;
+		produced++;
+		checksum += next;
+		next++;
+	}
+	if (next < end && status == ARENA_OK)
+		status = -ARENA_ELOOP;
+	arena_atomic_store(&control->lane_fill_next, next, ARENA_RELEASE);
+	arena_atomic_add(&control->lane_produced, produced, ARENA_RELAXED);
+	arena_atomic_add(&control->lane_produced_checksum, checksum, ARENA_RELAXED);
+	arena_atomic_store(&control->lane_fill_status, (arena_s64)status, ARENA_RELEASE);
 	return 0;
 }

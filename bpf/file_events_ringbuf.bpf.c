@@ -6,6 +6,7 @@
  */
 #include "ermfs_bpf.h"
 
+#include "ermfs_creator.h"
 #include "ermfs_kernel_types.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -22,12 +23,15 @@ struct ringbuf_file_event {
 	__u32 hook;
 	__u32 syscall;
 	__s32 dirfd;
+	__u32 name_flags;
+	__u32 reserved;
 	char comm[ARENA_COMM_MAX];
 	char name[ARENA_NAME_MAX];
 };
 
 struct pending_call {
 	__u64 name;
+	struct creator_ids ids;
 	__u32 mode;
 	__s32 dirfd;
 };
@@ -55,7 +59,8 @@ int rb_enter_openat(struct trace_event_raw_sys_enter *ctx)
 	if (!(ctx->args[2] & ERMFS_O_CREAT) || control->magic != ARENA_CONTROL_MAGIC ||
 	    !arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE))
 		return 0;
-	if (control->filter_tgid != 0 && control->filter_tgid != (__u32)(pid_tgid >> 32))
+	call.ids = creator_ids(control);
+	if (!creator_wanted(control, call.ids))
 		return 0;
 	call.name = ctx->args[1];
 	call.mode = (__u32)ctx->args[3];
@@ -75,7 +80,7 @@ int rb_exit_openat(struct trace_event_raw_sys_exit *ctx)
 	ERMFS_USE_ARENA();
 	if (!call)
 		return 0;
-	if (ctx->ret >= 0) {
+	if (ctx->ret >= 0 && arena_atomic_load(&control->filter_enabled, ARENA_ACQUIRE)) {
 		event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 		if (!event) {
 			arena_atomic_inc(&control->events_dropped, ARENA_RELAXED);
@@ -84,12 +89,14 @@ int rb_exit_openat(struct trace_event_raw_sys_exit *ctx)
 			bpf_get_current_comm(event->comm, sizeof(event->comm));
 			event->sequence = arena_atomic_inc(&control->event_sequence, ARENA_RELAXED);
 			event->timestamp_ns = bpf_ktime_get_ns();
-			event->pid = (__u32)pid_tgid;
-			event->tgid = (__u32)(pid_tgid >> 32);
+			event->pid = call->ids.pid;
+			event->tgid = call->ids.tgid;
 			event->mode = call->mode;
 			event->hook = ARENA_HOOK_TRACEPOINT;
 			event->syscall = 1;
 			event->dirfd = call->dirfd;
+			event->name_flags = ARENA_NAME_PATH;
+			event->reserved = 0;
 			bpf_ringbuf_submit(event, 0);
 			arena_atomic_inc(&control->events_published, ARENA_RELAXED);
 		}

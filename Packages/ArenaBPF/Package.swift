@@ -36,6 +36,8 @@ let package = Package(
     // Benchmarks (scripts/bench/40-arena*.sh): creation->consumer latency against
     // inotify and a BPF ring buffer, and per-structure throughput against a mutex ring.
     .executableTarget(name: "arena-bench", dependencies: ["ArenaBPF"]),
-    .testTarget(name: "ArenaBPFTests", dependencies: ["ArenaBPF", "CArenaStructures"]),
+    // Creating system calls made exactly as named (no glibc rerouting), for the tests.
+    .target(name: "CArenaTestSupport", path: "Tests/CArenaTestSupport"),
+    .testTarget(name: "ArenaBPFTests", dependencies: ["ArenaBPF", "CArenaStructures", "CArenaTestSupport"]),
   ]
 )

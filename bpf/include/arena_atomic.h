@@ -100,8 +100,32 @@ typedef long long arena_s64;
 #define arena_atomic_exchange(ptr, val, mo) __atomic_exchange_n((ptr), (val), ARENA_RMW_ORDER_(mo))
 #define arena_atomic_add(ptr, val, mo) __atomic_fetch_add((ptr), (val), ARENA_RMW_ORDER_(mo))
 #define arena_atomic_sub(ptr, val, mo) __atomic_fetch_sub((ptr), (val), ARENA_RMW_ORDER_(mo))
-#define arena_atomic_and(ptr, val, mo) __atomic_fetch_and((ptr), (val), ARENA_RMW_ORDER_(mo))
-#define arena_atomic_or(ptr, val, mo) __atomic_fetch_or((ptr), (val), ARENA_RMW_ORDER_(mo))
+
+/*
+ * Bit operations are statements: they return nothing. The x86-64 JIT refuses the
+ * fetching and/or/xor on arena memory ("BPF_ATOMIC stores into R1 arena is not
+ * allowed": it would need a cmpxchg loop), so on BPF they are the non-fetching
+ * `lock |=` / `lock &=`, which order nothing; a RELEASE (or stronger) adds a full
+ * barrier before, an ACQUIRE (or stronger) one after. For the old bits, loop on
+ * arena_atomic_cmpxchg. docs/decisions/arena-atomics.md
+ */
+#if defined(__bpf__)
+#define arena_atomic_bits_(op, ptr, val, mo)                                     \
+	do {                                                                     \
+		if ((mo) != ARENA_RELAXED && (mo) != ARENA_ACQUIRE)              \
+			arena_memory_barrier();                                  \
+		(void)__atomic_fetch_##op((ptr), (val), ARENA_RELAXED);          \
+		if ((mo) != ARENA_RELAXED && (mo) != ARENA_RELEASE)              \
+			arena_memory_barrier();                                  \
+	} while (0)
+#else
+#define arena_atomic_bits_(op, ptr, val, mo)                                     \
+	do {                                                                     \
+		(void)__atomic_fetch_##op((ptr), (val), (mo));                   \
+	} while (0)
+#endif
+#define arena_atomic_and(ptr, val, mo) arena_atomic_bits_(and, ptr, val, mo)
+#define arena_atomic_or(ptr, val, mo) arena_atomic_bits_(or, ptr, val, mo)
 #define arena_atomic_inc(ptr, mo) arena_atomic_add((ptr), 1, (mo))
 #define arena_atomic_dec(ptr, mo) arena_atomic_sub((ptr), 1, (mo))
 

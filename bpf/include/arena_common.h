@@ -58,6 +58,8 @@ enum arena_status {
 		arena_ret_;                                                      \
 	})
 #define arena_cpu_relax() do { } while (0)
+/* Spends what is left of the program's may_goto budget (fault injection in tests). */
+#define arena_spend_loop_budget() do { } while (arena_may_loop())
 #else
 #define arena_may_loop() 1
 #if defined(__x86_64__) || defined(__i386__)
@@ -67,6 +69,14 @@ enum arena_status {
 #else
 #define arena_cpu_relax() do { } while (0)
 #endif
+#endif
+
+/*
+ * Fault-injection point between a pop's taking CAS and the release of the node it
+ * unlinked; a BPF test program defines it to spend the loop budget right there.
+ */
+#ifndef ARENA_AFTER_TAKE
+#define ARENA_AFTER_TAKE() do { } while (0)
 #endif
 
 /* Tagged word: high 32 bits count every change (ABA guard), low 32 bits an offset. */

@@ -75,9 +75,9 @@ ARENA_INLINE int arena_hashset_push(arena_base_t base, arena_off_t at, arena_u64
 
 		if (!arena_may_loop())
 			return -ARENA_ELOOP;
-		seen = arena_atomic_load(slot, ARENA_ACQUIRE);
+		seen = arena_atomic_load(slot, ARENA_ACQUIRE); /* site: consume */
 		if (seen == ARENA_HASHSET_EMPTY) {
-			seen = arena_atomic_cmpxchg(slot, ARENA_HASHSET_EMPTY, key, ARENA_ACQ_REL, ARENA_ACQUIRE);
+			seen = arena_atomic_cmpxchg(slot, ARENA_HASHSET_EMPTY, key, ARENA_ACQ_REL, ARENA_ACQUIRE); /* site: publish */
 			if (seen == ARENA_HASHSET_EMPTY)
 				return ARENA_OK;
 		}
@@ -95,11 +95,12 @@ ARENA_INLINE arena_s64 arena_hashset_find_(struct arena_hashset __arena *h, aren
 	arena_u64 i = arena_hashset_hash_(key), probes;
 
 	for (probes = 0; probes <= h->mask; probes++, i++) {
+		arena_u64 __arena *slot = &h->slots[i & h->mask];
 		arena_u64 seen;
 
 		if (!arena_may_loop())
 			return -2;
-		seen = arena_atomic_load(&h->slots[i & h->mask], ARENA_ACQUIRE);
+		seen = arena_atomic_load(slot, ARENA_ACQUIRE); /* site: consume */
 		if (seen == key)
 			return (arena_s64)(i & h->mask);
 		if (seen == ARENA_HASHSET_EMPTY)
@@ -133,7 +134,7 @@ ARENA_INLINE int arena_hashset_pop(arena_base_t base, arena_off_t at, arena_u64 
 		return -ARENA_ELOOP;
 	if (index < 0)
 		return -ARENA_EEMPTY;
-	if (arena_atomic_cmpxchg(&h->slots[index], key, ARENA_HASHSET_TOMBSTONE, ARENA_ACQ_REL, ARENA_ACQUIRE) != key)
+	if (arena_atomic_cmpxchg(&h->slots[index], key, ARENA_HASHSET_TOMBSTONE, ARENA_ACQ_REL, ARENA_ACQUIRE) != key) /* site: publish */
 		return -ARENA_EEMPTY; /* another remover won */
 	return ARENA_OK;
 }

@@ -62,7 +62,7 @@ ARENA_INLINE int arena_mpmc_push(arena_base_t base, arena_off_t at, arena_u64 va
 
 	while (arena_may_loop()) {
 		struct arena_mpmc_cell __arena *cell = &q->cells[pos & q->mask];
-		arena_u64 seq = arena_atomic_load(&cell->seq, ARENA_ACQUIRE);
+		arena_u64 seq = arena_atomic_load(&cell->seq, ARENA_ACQUIRE); /* site: consume */
 		arena_s64 dif = (arena_s64)(seq - pos);
 
 		if (dif == 0) {
@@ -70,7 +70,7 @@ ARENA_INLINE int arena_mpmc_push(arena_base_t base, arena_off_t at, arena_u64 va
 
 			if (seen == pos) {
 				arena_atomic_store(&cell->value, value, ARENA_RELAXED);
-				arena_atomic_store(&cell->seq, pos + 1, ARENA_RELEASE);
+				arena_atomic_store(&cell->seq, pos + 1, ARENA_RELEASE); /* site: publish */
 				return ARENA_OK;
 			}
 			pos = seen;
@@ -91,7 +91,7 @@ ARENA_INLINE int arena_mpmc_pop(arena_base_t base, arena_off_t at, arena_u64 *va
 
 	while (arena_may_loop()) {
 		struct arena_mpmc_cell __arena *cell = &q->cells[pos & q->mask];
-		arena_u64 seq = arena_atomic_load(&cell->seq, ARENA_ACQUIRE);
+		arena_u64 seq = arena_atomic_load(&cell->seq, ARENA_ACQUIRE); /* site: consume */
 		arena_s64 dif = (arena_s64)(seq - (pos + 1));
 
 		if (dif == 0) {
@@ -99,7 +99,7 @@ ARENA_INLINE int arena_mpmc_pop(arena_base_t base, arena_off_t at, arena_u64 *va
 
 			if (seen == pos) {
 				*value = arena_atomic_load(&cell->value, ARENA_RELAXED);
-				arena_atomic_store(&cell->seq, pos + q->mask + 1, ARENA_RELEASE);
+				arena_atomic_store(&cell->seq, pos + q->mask + 1, ARENA_RELEASE); /* site: publish */
 				return ARENA_OK;
 			}
 			pos = seen;

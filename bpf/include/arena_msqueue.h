@@ -74,14 +74,14 @@ ARENA_INLINE int arena_msqueue_push(arena_base_t base, arena_off_t at, arena_u64
 		struct arena_node __arena *last;
 		arena_u64 next;
 
-		tail = arena_atomic_load(&q->tail, ARENA_ACQUIRE);
+		tail = arena_atomic_load(&q->tail, ARENA_ACQUIRE); /* site: consume */
 		last = ARENA_PTR(base, struct arena_node, ARENA_OFF(tail));
-		next = arena_atomic_load(&last->next, ARENA_ACQUIRE);
+		next = arena_atomic_load(&last->next, ARENA_ACQUIRE); /* site: consume */
 		if (tail != arena_atomic_load(&q->tail, ARENA_ACQUIRE))
 			continue;
 		if (ARENA_OFF(next) == 0) {
 			/* Linking is the linearization point; release publishes value and link. */
-			if (arena_atomic_cmpxchg(&last->next, next, ARENA_TAGGED(ARENA_TAG(next) + 1, off),
+			if (arena_atomic_cmpxchg(&last->next, next, ARENA_TAGGED(ARENA_TAG(next) + 1, off), /* site: publish */
 						 ARENA_ACQ_REL, ARENA_ACQUIRE) == next) {
 				arena_atomic_cmpxchg(&q->tail, tail, ARENA_TAGGED(ARENA_TAG(tail) + 1, off),
 						     ARENA_ACQ_REL, ARENA_ACQUIRE);
@@ -102,9 +102,9 @@ ARENA_INLINE int arena_msqueue_pop(arena_base_t base, arena_off_t at, arena_u64 
 	struct arena_msqueue __arena *q = ARENA_PTR(base, struct arena_msqueue, at);
 
 	while (arena_may_loop()) {
-		arena_u64 head = arena_atomic_load(&q->head, ARENA_ACQUIRE);
-		arena_u64 tail = arena_atomic_load(&q->tail, ARENA_ACQUIRE);
-		arena_u64 next = arena_atomic_load(&ARENA_PTR(base, struct arena_node, ARENA_OFF(head))->next,
+		arena_u64 head = arena_atomic_load(&q->head, ARENA_ACQUIRE); /* site: consume */
+		arena_u64 tail = arena_atomic_load(&q->tail, ARENA_ACQUIRE); /* site: consume */
+		arena_u64 next = arena_atomic_load(&ARENA_PTR(base, struct arena_node, ARENA_OFF(head))->next, /* site: consume */
 						   ARENA_ACQUIRE);
 		arena_u64 v;
 
@@ -121,9 +121,10 @@ ARENA_INLINE int arena_msqueue_pop(arena_base_t base, arena_off_t at, arena_u64 
 			continue; /* stale snapshot: head moved under us */
 		/* Read before the CAS: afterwards another consumer may recycle the node. */
 		v = arena_atomic_load(&ARENA_PTR(base, struct arena_node, ARENA_OFF(next))->value, ARENA_RELAXED);
-		if (arena_atomic_cmpxchg(&q->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, ARENA_OFF(next)),
+		if (arena_atomic_cmpxchg(&q->head, head, ARENA_TAGGED(ARENA_TAG(head) + 1, ARENA_OFF(next)), /* site: consume */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == head) {
 			*value = v;
+			ARENA_AFTER_TAKE();
 			return arena_pool_free(base, q->pool, ARENA_OFF(head));
 		}
 	}

@@ -57,12 +57,12 @@ ARENA_INLINE int arena_spsc_push(arena_base_t base, arena_off_t at, arena_u64 va
 
 	if (tail - r->cached_head > r->mask) {
 		/* Acquire: the consumer's reads of those slots are done before we reuse them. */
-		r->cached_head = arena_atomic_load(&r->head, ARENA_ACQUIRE);
+		r->cached_head = arena_atomic_load(&r->head, ARENA_ACQUIRE); /* site: consume */
 		if (tail - r->cached_head > r->mask)
 			return -ARENA_EFULL;
 	}
 	arena_atomic_store(&r->slots[tail & r->mask], value, ARENA_RELAXED);
-	arena_atomic_store(&r->tail, tail + 1, ARENA_RELEASE);
+	arena_atomic_store(&r->tail, tail + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 
@@ -72,12 +72,12 @@ ARENA_INLINE int arena_spsc_pop(arena_base_t base, arena_off_t at, arena_u64 *va
 	arena_u64 head = arena_atomic_load(&r->head, ARENA_RELAXED);
 
 	if (head == r->cached_tail) {
-		r->cached_tail = arena_atomic_load(&r->tail, ARENA_ACQUIRE);
+		r->cached_tail = arena_atomic_load(&r->tail, ARENA_ACQUIRE); /* site: consume */
 		if (head == r->cached_tail)
 			return -ARENA_EEMPTY;
 	}
 	*value = arena_atomic_load(&r->slots[head & r->mask], ARENA_RELAXED);
-	arena_atomic_store(&r->head, head + 1, ARENA_RELEASE);
+	arena_atomic_store(&r->head, head + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 

@@ -53,12 +53,12 @@ ARENA_INLINE int arena_treiber_push(arena_base_t base, arena_off_t at, arena_u64
 	node = ARENA_PTR(base, struct arena_node, off);
 	arena_atomic_store(&node->value, value, ARENA_RELAXED);
 	while (arena_may_loop()) {
-		arena_u64 top = arena_atomic_load(&s->top, ARENA_ACQUIRE);
+		arena_u64 top = arena_atomic_load(&s->top, ARENA_ACQUIRE); /* site: consume */
 		arena_u64 next = arena_atomic_load(&node->next, ARENA_RELAXED);
 
 		arena_atomic_store(&node->next, ARENA_TAGGED(ARENA_TAG(next) + 1, ARENA_OFF(top)), ARENA_RELAXED);
 		/* Release: the value and link are visible before the node is. */
-		if (arena_atomic_cmpxchg(&s->top, top, ARENA_TAGGED(ARENA_TAG(top) + 1, off), ARENA_ACQ_REL,
+		if (arena_atomic_cmpxchg(&s->top, top, ARENA_TAGGED(ARENA_TAG(top) + 1, off), ARENA_ACQ_REL, /* site: publish */
 					 ARENA_ACQUIRE) == top)
 			return ARENA_OK;
 	}
@@ -81,9 +81,10 @@ ARENA_INLINE int arena_treiber_pop(arena_base_t base, arena_off_t at, arena_u64 
 		/* Both reads may be stale (node already popped): the tagged CAS then fails. */
 		next = arena_atomic_load(&node->next, ARENA_RELAXED);
 		v = arena_atomic_load(&node->value, ARENA_RELAXED);
-		if (arena_atomic_cmpxchg(&s->top, top, ARENA_TAGGED(ARENA_TAG(top) + 1, ARENA_OFF(next)),
+		if (arena_atomic_cmpxchg(&s->top, top, ARENA_TAGGED(ARENA_TAG(top) + 1, ARENA_OFF(next)), /* site: consume */
 					 ARENA_ACQ_REL, ARENA_ACQUIRE) == top) {
 			*value = v;
+			ARENA_AFTER_TAKE();
 			return arena_pool_free(base, s->pool, ARENA_OFF(top));
 		}
 	}

@@ -81,7 +81,7 @@ ARENA_INLINE int arena_uring_submit(arena_base_t base, arena_off_t at, arena_u64
 {
 	struct arena_uring __arena *u = ARENA_PTR(base, struct arena_uring, at);
 	arena_u64 tail = arena_atomic_load(&u->sq.tail, ARENA_RELAXED);
-	arena_u64 head = arena_atomic_load(&u->sq.head, ARENA_ACQUIRE);
+	arena_u64 head = arena_atomic_load(&u->sq.head, ARENA_ACQUIRE); /* site: consume */
 	struct arena_uring_sqe __arena *sqe;
 
 	if (tail - head > u->sq_mask)
@@ -89,7 +89,7 @@ ARENA_INLINE int arena_uring_submit(arena_base_t base, arena_off_t at, arena_u64
 	sqe = &u->sqes[tail & u->sq_mask];
 	arena_atomic_store(&sqe->user_data, value, ARENA_RELAXED);
 	arena_atomic_store(&sqe->arg, arg, ARENA_RELAXED);
-	arena_atomic_store(&u->sq.tail, tail + 1, ARENA_RELEASE);
+	arena_atomic_store(&u->sq.tail, tail + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 
@@ -103,9 +103,9 @@ ARENA_INLINE int arena_uring_take(arena_base_t base, arena_off_t at, arena_u64 *
 {
 	struct arena_uring __arena *u = ARENA_PTR(base, struct arena_uring, at);
 	arena_u64 head = arena_atomic_load(&u->sq.head, ARENA_RELAXED);
-	arena_u64 tail = arena_atomic_load(&u->sq.tail, ARENA_ACQUIRE);
+	arena_u64 tail = arena_atomic_load(&u->sq.tail, ARENA_ACQUIRE); /* site: consume */
 	arena_u64 cq_tail = arena_atomic_load(&u->cq.tail, ARENA_RELAXED);
-	arena_u64 cq_head = arena_atomic_load(&u->cq.head, ARENA_ACQUIRE);
+	arena_u64 cq_head = arena_atomic_load(&u->cq.head, ARENA_ACQUIRE); /* site: consume */
 	struct arena_uring_sqe __arena *sqe;
 
 	if (head == tail)
@@ -116,7 +116,7 @@ ARENA_INLINE int arena_uring_take(arena_base_t base, arena_off_t at, arena_u64 *
 	sqe = &u->sqes[head & u->sq_mask];
 	*user_data = arena_atomic_load(&sqe->user_data, ARENA_RELAXED);
 	*arg = arena_atomic_load(&sqe->arg, ARENA_RELAXED);
-	arena_atomic_store(&u->sq.head, head + 1, ARENA_RELEASE);
+	arena_atomic_store(&u->sq.head, head + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 
@@ -125,7 +125,7 @@ ARENA_INLINE int arena_uring_complete(arena_base_t base, arena_off_t at, arena_u
 {
 	struct arena_uring __arena *u = ARENA_PTR(base, struct arena_uring, at);
 	arena_u64 tail = arena_atomic_load(&u->cq.tail, ARENA_RELAXED);
-	arena_u64 head = arena_atomic_load(&u->cq.head, ARENA_ACQUIRE);
+	arena_u64 head = arena_atomic_load(&u->cq.head, ARENA_ACQUIRE); /* site: consume */
 	struct arena_uring_cqe __arena *cqe;
 
 	if (tail - head > u->cq_mask)
@@ -133,7 +133,7 @@ ARENA_INLINE int arena_uring_complete(arena_base_t base, arena_off_t at, arena_u
 	cqe = &arena_uring_cqes_(u)[tail & u->cq_mask];
 	arena_atomic_store(&cqe->user_data, user_data, ARENA_RELAXED);
 	arena_atomic_store(&cqe->res, res, ARENA_RELAXED);
-	arena_atomic_store(&u->cq.tail, tail + 1, ARENA_RELEASE);
+	arena_atomic_store(&u->cq.tail, tail + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 
@@ -142,7 +142,7 @@ ARENA_INLINE int arena_uring_reap(arena_base_t base, arena_off_t at, arena_u64 *
 {
 	struct arena_uring __arena *u = ARENA_PTR(base, struct arena_uring, at);
 	arena_u64 head = arena_atomic_load(&u->cq.head, ARENA_RELAXED);
-	arena_u64 tail = arena_atomic_load(&u->cq.tail, ARENA_ACQUIRE);
+	arena_u64 tail = arena_atomic_load(&u->cq.tail, ARENA_ACQUIRE); /* site: consume */
 	struct arena_uring_cqe __arena *cqe;
 
 	if (head == tail)
@@ -150,7 +150,7 @@ ARENA_INLINE int arena_uring_reap(arena_base_t base, arena_off_t at, arena_u64 *
 	cqe = &arena_uring_cqes_(u)[head & u->cq_mask];
 	*user_data = arena_atomic_load(&cqe->user_data, ARENA_RELAXED);
 	*res = arena_atomic_load(&cqe->res, ARENA_RELAXED);
-	arena_atomic_store(&u->cq.head, head + 1, ARENA_RELEASE);
+	arena_atomic_store(&u->cq.head, head + 1, ARENA_RELEASE); /* site: publish */
 	return ARENA_OK;
 }
 

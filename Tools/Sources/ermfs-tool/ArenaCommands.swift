@@ -21,13 +21,18 @@ struct ArenaCommand: AsyncParsableCommand {
     /// `ermfs-tool arena doctor`: the capability probe, one finding per line.
     struct Doctor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check privileges, BPF, arena maps, tracefs/bpffs (mounted when root) and which hooks load."
+            abstract: "Check privileges, BPF, arena maps, tracefs/bpffs (mounted when root) and which hooks work.",
+            discussion: """
+                A hook works when it loads, attaches and reports a canary file this command
+                creates: attaching alone proves nothing (BPF LSM attaches but never runs when
+                bpf is missing from the kernel's lsm= list).
+                """
         )
 
         func run() async throws {
             let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
             for line in probe.messages { emit(line) }
-            if probe.bpfForbidden || probe.arenaError != nil || probe.loadableHooks.isEmpty {
+            if probe.bpfForbidden || probe.arenaError != nil || probe.workingHooks.isEmpty {
                 throw ExitCode(1)
             }
         }
@@ -85,7 +90,7 @@ struct ArenaCommand: AsyncParsableCommand {
             var nextReport = ContinuousClock.now + .seconds(1)
             while ContinuousClock.now < deadline {
                 while let event = feed.poll() {
-                    emit("\(event.sequence) pid \(event.pid) \(event.command): \(event.name)")
+                    emit("\(event.sequence) pid \(event.pid) \(event.command): \(event.path ?? event.name)")
                 }
                 if ContinuousClock.now >= nextReport {
                     let c = feed.counters
@@ -95,8 +100,9 @@ struct ArenaCommand: AsyncParsableCommand {
                 await Task.yield()
             }
             if verify {
+                // Exact: queued, free and parked nodes add up to the whole pool.
                 let held = try feed.verify()
-                emit("verify: \(kind) consistent, \(held) events still queued, pool accounted for")
+                emit("verify: \(kind) consistent, \(held) events still queued, every pool node accounted for")
             }
         }
 
@@ -151,37 +157,51 @@ struct ArenaCommand: AsyncParsableCommand {
     }
 }
 
-/// `ermfs-tool watch [DIR] [--hook auto|lsm|fentry|tracepoint]`: live file creations.
+/// `ermfs-tool watch [DIR] [--hook auto|lsm|fentry|tracepoint] [--pid PID]`: live file creations.
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
         abstract: "Print file creations as the kernel reports them through the BPF arena.",
-        discussion: "DIR filters on the name as given to the syscall (absolute names match an absolute DIR)."
+        discussion: """
+            Each line ends with the path as given to the creating call (tracepoint hook) or
+            the new entry's name (lsm, fentry: they see the inode, not the call). DIR
+            filters on that path (absolute paths match an absolute DIR), so it needs the
+            tracepoint hook. --pid takes a process id as this command's own pid namespace
+            sees it, so it works inside a container.
+            """
     )
 
-    @Argument(help: "Only names starting with this path.")
+    @Argument(help: "Only paths starting with this one.")
     var directory: String?
 
     @Option(help: "auto, lsm, fentry or tracepoint.")
     var hook: String = "auto"
 
+    @Option(help: "Only creations by this process (an id in this command's pid namespace).")
+    var pid: Int32?
+
     func validate() throws {
         guard hook == "auto" || FileCreationHook(rawValue: hook) != nil else {
             throw ValidationError("--hook must be auto, lsm, fentry or tracepoint")
         }
+        if let pid, pid <= 0 { throw ValidationError("--pid must be a positive process id") }
     }
 
     func run() async throws {
         let choice: FileCreationFeed.HookChoice = hook == "auto" ? .auto : .only(FileCreationHook(rawValue: hook)!)
-        let feed = try FileCreationFeed(hook: choice)
+        let feed = try FileCreationFeed(hook: choice, process: pid)
         defer { feed.close() }
+        if directory != nil && feed.activeHook != .tracepoint {
+            throw ValidationError(
+                "DIR filters on paths, which only the tracepoint hook reports (active: \(feed.activeHook)); use --hook tracepoint")
+        }
         emit("watching with \(feed.activeHook); Ctrl-C stops")
         // A live tool mostly waits: spin briefly, then block on the doorbell instead of
         // holding a core (no system call per event while events keep coming).
         while true {
             guard let event = feed.next(spinningFor: .microseconds(50), timeout: .seconds(1)) else { continue }
-            if let directory, !event.name.hasPrefix(directory) { continue }
-            emit("\(event.timestampNanoseconds) pid \(event.pid) \(event.command) mode \(String(event.mode, radix: 8)): \(event.name)")
+            if let directory, !(event.path ?? "").hasPrefix(directory) { continue }
+            emit("\(event.timestampNanoseconds) pid \(event.pid) \(event.command) mode \(String(event.mode, radix: 8)): \(event.path ?? event.name)")
         }
     }
 }

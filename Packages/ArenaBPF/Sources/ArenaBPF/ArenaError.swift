@@ -13,6 +13,9 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
   case corrupt
   /// BPF only: the kernel's `may_goto` loop budget ran out (ETIMEDOUT).
   case loopBudgetExhausted
+  /// A file-creation hook loaded and attached, but its programs never reported a
+  /// canary file (ENODATA): e.g. BPF LSM compiled in but not in the kernel's `lsm=`.
+  case silentHook(detail: String)
   /// A system call failed.
   case system(Errno)
   /// libbpf or the kernel refused to open, load or attach a program; `detail` holds
@@ -38,6 +41,7 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .exists: return .fileExists
     case .corrupt: return .badMessage
     case .loopBudgetExhausted: return .timedOut
+    case .silentHook: return .noData
     case .system(let errno): return errno
     case .kernel(let errno, _): return errno
     }
@@ -50,6 +54,7 @@ public enum ArenaError: Error, Sendable, Equatable, CustomStringConvertible {
     case .exists: return "key already present"
     case .corrupt: return "arena structure invariant broken"
     case .loopBudgetExhausted: return "BPF loop budget exhausted"
+    case .silentHook(let detail): return "hook attached but never ran: \(detail)"
     case .system(let errno): return "system call failed: \(errno)"
     case .kernel(let errno, let detail): return "BPF load/attach failed: \(errno)\(detail.isEmpty ? "" : "\n" + detail)"
     }

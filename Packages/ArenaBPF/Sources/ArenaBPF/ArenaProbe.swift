@@ -18,12 +18,14 @@ public struct ArenaProbe: Sendable, CustomStringConvertible {
   public var tracefsMountedByProbe: Bool
   public var bpffsMounted: Bool
   public var bpffsMountedByProbe: Bool
-  /// For each file-creation hook, nil when its programs load, else why not.
+  /// For each file-creation hook tried, nil when it works (its programs load, attach
+  /// and reported a canary file), else why not (`.silentHook`: attached, never ran).
   public var hookErrors: [FileCreationHook: ArenaError?]
 
   /// Probes. As root, mounts tracefs (/sys/kernel/tracing; libbpf attaches tracepoints
-  /// through it) and bpffs (/sys/fs/bpf) when they are missing. With `tryHooks`, loads
-  /// (and unloads) each hook's programs to say which ones this kernel accepts.
+  /// through it) and bpffs (/sys/fs/bpf) when they are missing. With `tryHooks`, starts
+  /// a small feed on each hook (load, attach, canary file; then closes it) to say which
+  /// hooks really deliver events on this kernel.
   public static func run(mountIfRoot: Bool = true, tryHooks: Bool = true) -> ArenaProbe {
     var raw = ermfs_bpf_probe_result()
     ermfs_bpf_probe(&raw, mountIfRoot ? 1 : 0)
@@ -39,8 +41,8 @@ public struct ArenaProbe: Sendable, CustomStringConvertible {
     if tryHooks && probe.bpfError == nil && probe.arenaError == nil {
       for hook in FileCreationHook.allCases {
         do {
-          let set = try BPFProgramSet(.fileEvents, programs: hook.programs)
-          set.close()
+          let feed = try FileCreationFeed(hook: .only(hook), structure: .mpmc, capacity: 64)
+          feed.close()
           probe.hookErrors[hook] = .some(nil)
         } catch {
           probe.hookErrors[hook] = .some(error)
@@ -54,8 +56,8 @@ public struct ArenaProbe: Sendable, CustomStringConvertible {
   /// which the kernel tests may skip.
   public var bpfForbidden: Bool { bpfError != nil }
 
-  /// The hooks whose programs loaded, in preference order.
-  public var loadableHooks: [FileCreationHook] {
+  /// The hooks that delivered a canary event, in preference order.
+  public var workingHooks: [FileCreationHook] {
     FileCreationHook.allCases.filter { hookErrors[$0] == .some(nil) }
   }
 
@@ -88,13 +90,16 @@ public struct ArenaProbe: Sendable, CustomStringConvertible {
         : "bpffs: NOT mounted (run as root, or: mount -t bpf bpf /sys/fs/bpf)")
     for hook in FileCreationHook.allCases {
       switch hookErrors[hook] {
-      case .some(.none): lines.append("hook \(hook): loads")
-      case .some(.some(let error)): lines.append("hook \(hook): does not load (\(error.errno))")
+      case .some(.none): lines.append("hook \(hook): works (loads, attaches, reported a canary file)")
+      case .some(.some(.silentHook(let detail))): lines.append("hook \(hook): attached but never ran: \(detail)")
+      case .some(.some(let error)): lines.append("hook \(hook): does not load or attach (\(error.errno))")
       case .none: lines.append("hook \(hook): not tried")
       }
     }
-    if let first = loadableHooks.first {
+    if let first = workingHooks.first {
       lines.append("file-creation producer will use: \(first)")
+    } else if !hookErrors.isEmpty {
+      lines.append("no file-creation hook works on this kernel")
     }
     return lines
   }

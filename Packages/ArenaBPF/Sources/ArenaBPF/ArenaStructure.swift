@@ -126,20 +126,32 @@ public struct ArenaStructure: @unchecked Sendable {
   }
 
   /// Walks the structure (call it quiescent) and returns how many values it holds; for
-  /// pool-backed kinds also checks that held + free nodes account for the whole pool.
-  /// The corresponding C function is `arena_<kind>_verify`.
+  /// pool-backed kinds also checks that held, free and parked nodes (and the queue's
+  /// dummy) add up to exactly the whole pool: a lost node is `.corrupt`.
+  /// The corresponding C functions are `arena_<kind>_verify` and `arena_pool_verify`.
   public func verify() throws(ArenaError) -> UInt64 {
     var count: UInt64 = 0
     let status = ermfs_arena_verify(kind.rawValue, base, offset, &count)
     guard status == 0 else { throw ArenaError(status: status) }
     if kind.usesPool {
       var free: UInt64 = 0
-      let poolStatus = ermfs_arena_pool_verify(base, poolOffset, &free)
+      var parked: UInt64 = 0
+      let poolStatus = ermfs_arena_pool_verify(base, poolOffset, &free, &parked)
       guard poolStatus == 0 else { throw ArenaError(status: poolStatus) }
       let dummy: UInt64 = kind == .msqueue ? 1 : 0
-      guard count + free + dummy == UInt64(Self.poolNodes(kind: kind, capacity: capacity)) else { throw .corrupt }
+      guard count + free + parked + dummy == UInt64(Self.poolNodes(kind: kind, capacity: capacity)) else {
+        throw .corrupt
+      }
     }
     return count
+  }
+
+  /// Moves nodes a BPF program parked (its loop budget ran out while giving them back)
+  /// to the free list; returns how many. Pushes do this by themselves when the free list
+  /// is empty. The corresponding C function is `arena_pool_reclaim`.
+  @discardableResult
+  public func reclaimParkedNodes() -> UInt64 {
+    kind.usesPool ? ermfs_arena_pool_reclaim(base, poolOffset) : 0
   }
 
   /// io_uring pair, server side: takes the next submission when a completion slot is

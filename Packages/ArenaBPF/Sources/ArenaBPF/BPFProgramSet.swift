@@ -13,15 +13,19 @@ final class BPFProgramSet: @unchecked Sendable {
   /// Opens `object`, sets the arena's `map_extra` (its user address), enables only
   /// `programs`, and loads them. The corresponding C functions are
   /// `bpf_object__open_mem`, `bpf_map__set_map_extra` and `bpf_object__load`.
-  init(_ object: EmbeddedBPFObject, programs: [String]) throws(ArenaError) {
-    name = object.name
-    let bytes = object.bytes
+  convenience init(_ object: EmbeddedBPFObject, programs: [String]) throws(ArenaError) {
+    try self.init(bytes: object.bytes, name: object.name, programs: programs)
+  }
+
+  /// Loads an object given as ELF bytes (tests load objects they compile themselves).
+  init(bytes: [UInt8], name: String, programs: [String]) throws(ArenaError) {
+    self.name = name
     var log = [CChar](repeating: 0, count: 16 * 1024)
     var out: OpaquePointer?
     let status = Self.withCStrings(programs) { names in
       bytes.withUnsafeBytes { raw in
         ermfs_bpf_object_load(
-          raw.baseAddress, raw.count, object.name, ermfs_bpf_next_arena_address(),
+          raw.baseAddress, raw.count, name, ermfs_bpf_next_arena_address(),
           names.baseAddress, Int32(names.count), &out, &log, log.count)
       }
     }

@@ -22,14 +22,19 @@ public final class RingbufFeed {
     var handler: (FileCreationEvent) -> Void = { _ in }
   }
 
-  /// Loads and attaches the ring-buffer producer for events of `process` (nil: all).
-  public init(process: Int32? = nil) throws(ArenaError) {
+  /// Loads and attaches the ring-buffer producer for events of `process` (nil: all), an
+  /// id in `pidNamespace` (nil: the caller's).
+  public init(process: Int32? = nil, pidNamespace: PIDNamespace? = nil) throws(ArenaError) {
+    let namespace: PIDNamespace
+    if let pidNamespace { namespace = pidNamespace } else { namespace = try PIDNamespace.current() }
     programs = try BPFProgramSet(.fileEventsRingbuf, programs: ["rb_enter_openat", "rb_exit_openat"])
     let (base, _) = try programs.mapArena()
     self.base = base
     sink = Sink()
     ermfs_arena_control_init(base)
-    ermfs_arena_control_set_events(base, 0, 0, 0, 3, UInt32(bitPattern: process ?? 0))
+    ermfs_arena_control_set_events(base, 0, 0, 0, 3)
+    ermfs_arena_control_set_filter(
+      base, UInt32(bitPattern: process ?? 0), namespace.device, namespace.inode, namespace.isInitial ? 1 : 0)
     var out: OpaquePointer?
     let status = ermfs_bpf_ringbuf_open(
       programs.rawHandle, "events",

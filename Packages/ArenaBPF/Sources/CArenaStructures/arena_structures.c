@@ -10,11 +10,14 @@
 #include "bpf-include/arena_uring.h"
 #include "bpf-include/arena_layout.h"
 
+#include <sched.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct ermfs_file_event) == 8 * 2 + 4 * 6 + ARENA_COMM_MAX + ARENA_NAME_MAX, "event view");
+_Static_assert(sizeof(struct ermfs_file_event) == 8 * 2 + 4 * 8 + ARENA_COMM_MAX + ARENA_NAME_MAX, "event view");
+_Static_assert(ERMFS_NAME_TRUNCATED == ARENA_NAME_TRUNCATED && ERMFS_NAME_UNREADABLE == ARENA_NAME_UNREADABLE &&
+		       ERMFS_NAME_PATH == ARENA_NAME_PATH, "name flags");
 
 /* One switch per operation keeps Swift's view to a single signature. */
 #define ARENA_DISPATCH(kind, op, ...)                                                \
@@ -130,13 +133,32 @@ int ermfs_arena_pool_free(void *base, uint32_t at, uint32_t node)
 	return arena_pool_free(base, at, node);
 }
 
-int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count)
+int ermfs_arena_pool_verify(void *base, uint32_t at, uint64_t *free_count, uint64_t *parked_count)
 {
-	arena_u64 n = 0;
-	int status = arena_pool_verify(base, at, &n);
+	arena_u64 n = 0, parked = 0;
+	int status = arena_pool_verify(base, at, &n, &parked);
 
 	*free_count = n;
+	*parked_count = parked;
 	return status;
+}
+
+uint64_t ermfs_arena_pool_reclaim(void *base, uint32_t at)
+{
+	return arena_pool_reclaim(base, at);
+}
+
+void ermfs_arena_pool_park(void *base, uint32_t at, uint32_t node)
+{
+	arena_pool_park(base, at, node);
+}
+
+void ermfs_arena_prefault(const void *base, uint64_t bytes)
+{
+	/* Any user fault on an arena page allocates it (kernel/bpf/arena.c); a read keeps
+	 * whatever user space already wrote. */
+	for (uint64_t off = 0; off < bytes; off += ARENA_PAGE_SIZE)
+		(void)*(const volatile char *)((const char *)base + off);
 }
 
 uint64_t ermfs_arena_load_acquire(const void *address)
@@ -178,8 +200,7 @@ void ermfs_arena_control_init(void *base)
 	arena_atomic_store(&control->magic, ARENA_CONTROL_MAGIC, ARENA_RELEASE);
 }
 
-void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook,
-				    uint32_t filter_tgid)
+void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t pool, uint32_t hook)
 {
 	struct arena_control *control = base;
 
@@ -187,7 +208,17 @@ void ermfs_arena_control_set_events(void *base, int kind, uint32_t at, uint32_t 
 	control->event_at = at;
 	control->event_pool = pool;
 	control->active_hook = hook;
-	control->filter_tgid = filter_tgid;
+}
+
+void ermfs_arena_control_set_filter(void *base, uint32_t tgid, uint64_t pidns_dev, uint64_t pidns_ino,
+				    int pidns_initial)
+{
+	struct arena_control *control = base;
+
+	control->filter_tgid = tgid;
+	control->filter_pidns_dev = pidns_dev;
+	control->filter_pidns_ino = pidns_ino;
+	control->filter_pidns_initial = pidns_initial ? 1u : 0u;
 }
 
 void ermfs_arena_control_enable_events(void *base, int enabled)
@@ -195,6 +226,38 @@ void ermfs_arena_control_enable_events(void *base, int enabled)
 	struct arena_control *control = base;
 
 	arena_atomic_store(&control->filter_enabled, enabled ? 1u : 0u, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_reset_event_counters(void *base)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->event_sequence, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_published, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_dropped, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->events_loop_budget, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->names_read_at_exit, 0, ARENA_RELAXED);
+	arena_atomic_store(&control->doorbells_rung, 0, ARENA_RELEASE);
+}
+
+void ermfs_arena_control_quiesce(void *base)
+{
+	struct arena_control *control = base;
+
+	/* Dekker with producer_enter in file_events.bpf.c: clear, full barrier, then look. */
+	(void)arena_atomic_exchange(&control->filter_enabled, 0u, ARENA_SEQ_CST);
+	while (arena_atomic_load(&control->producers_in_flight, ARENA_SEQ_CST) != 0)
+		sched_yield();
+}
+
+_Static_assert(ERMFS_FAULT_BUDGET_AFTER_TAKE == ARENA_FAULT_BUDGET_AFTER_TAKE &&
+		       ERMFS_FAULT_BUDGET_BEFORE_PUSH == ARENA_FAULT_BUDGET_BEFORE_PUSH, "fault points");
+
+void ermfs_arena_control_set_fault_injection(void *base, uint32_t points)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->fault_injection, points, ARENA_RELEASE);
 }
 
 void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t key_first, uint64_t key_count)
@@ -207,6 +270,14 @@ void ermfs_arena_control_set_lane(void *base, int kind, uint32_t at, uint64_t ke
 	arena_atomic_store(&control->lane_key_count, key_count, ARENA_RELEASE);
 }
 
+void ermfs_arena_control_set_fill(void *base, uint64_t first, uint64_t count)
+{
+	struct arena_control *control = base;
+
+	arena_atomic_store(&control->lane_fill_next, first, ARENA_RELAXED);
+	arena_atomic_store(&control->lane_fill_end, first + count, ARENA_RELEASE);
+}
+
 void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out)
 {
 	const struct arena_control *control = base;
@@ -215,10 +286,16 @@ void ermfs_arena_control_read(const void *base, struct ermfs_arena_counters *out
 	out->events_published = arena_atomic_load(&control->events_published, ARENA_ACQUIRE);
 	out->events_dropped = arena_atomic_load(&control->events_dropped, ARENA_ACQUIRE);
 	out->events_loop_budget = arena_atomic_load(&control->events_loop_budget, ARENA_ACQUIRE);
+	out->names_read_at_exit = arena_atomic_load(&control->names_read_at_exit, ARENA_ACQUIRE);
 	out->lane_runs = arena_atomic_load(&control->lane_runs, ARENA_ACQUIRE);
 	out->lane_consumed = arena_atomic_load(&control->lane_consumed, ARENA_ACQUIRE);
 	out->lane_checksum = arena_atomic_load(&control->lane_checksum, ARENA_ACQUIRE);
 	out->lane_status = arena_atomic_load(&control->lane_status, ARENA_ACQUIRE);
+	out->lane_produced = arena_atomic_load(&control->lane_produced, ARENA_ACQUIRE);
+	out->lane_produced_checksum = arena_atomic_load(&control->lane_produced_checksum, ARENA_ACQUIRE);
+	out->lane_fill_next = arena_atomic_load(&control->lane_fill_next, ARENA_ACQUIRE);
+	out->lane_fill_end = arena_atomic_load(&control->lane_fill_end, ARENA_ACQUIRE);
+	out->lane_fill_status = arena_atomic_load(&control->lane_fill_status, ARENA_ACQUIRE);
 	out->doorbells_rung = arena_atomic_load(&control->doorbells_rung, ARENA_ACQUIRE);
 	out->consumer_sleeping = arena_atomic_load(&control->consumer_sleeping, ARENA_ACQUIRE);
 }
@@ -236,6 +313,8 @@ int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, str
 	const struct arena_file_event *event;
 	int status = ermfs_arena_pop(kind, base, at, &off);
 
+	if (status == -ARENA_EEMPTY)
+		(void)arena_pool_reclaim(base, pool); /* nodes a producer parked (arena_pool.h) */
 	if (status != 0)
 		return status;
 	if (!arena_pool_owns(base, pool, (arena_off_t)off))
@@ -250,6 +329,8 @@ int ermfs_arena_take_event(int kind, void *base, uint32_t at, uint32_t pool, str
 	out->hook = event->hook;
 	out->syscall = event->syscall;
 	out->dirfd = event->dirfd;
+	out->name_flags = event->name_flags;
+	out->reserved = 0;
 	memcpy(out->comm, event->comm, sizeof(out->comm));
 	memcpy(out->name, event->name, sizeof(out->name));
 	out->comm[sizeof(out->comm) - 1] = 0;

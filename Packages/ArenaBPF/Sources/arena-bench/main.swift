@@ -103,7 +103,7 @@ func latency() {
         // arena: spin on poll(); arena-doorbell: spin 50 µs, then block until rung.
         if let event = doorbell ? feed.next(spinningFor: .microseconds(50), timeout: .seconds(10)) : feed.poll() {
           let t = now()
-          if event.name.hasPrefix(prefix), let i = fileIndex(event.name[...]) {
+          if let path = event.path, path.hasPrefix(prefix), let i = fileIndex(path[...]) {
             stamps.seen[i] = t
             count += 1
           }
@@ -128,7 +128,7 @@ func latency() {
       var count = 0
       let handler: (FileCreationEvent) -> Void = { event in
         let t = now()
-        if event.name.hasPrefix(prefix), let i = fileIndex(event.name[...]) {
+        if let path = event.path, path.hasPrefix(prefix), let i = fileIndex(path[...]) {
           stamps.seen[i] = t
           count += 1
         }

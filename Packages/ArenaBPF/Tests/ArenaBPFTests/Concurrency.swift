@@ -104,3 +104,14 @@ func fifoProblem(_ received: [Received], producers: Int) -> String? {
   }
   return nil
 }
+
+extension FileHandle {
+  /// Reads one line (without its newline) byte by byte, so nothing after it is consumed.
+  func readLine() -> [UInt8] {
+    var line: [UInt8] = []
+    while let byte = try? read(upToCount: 1), let first = byte.first, first != UInt8(ascii: "\n") {
+      line.append(first)
+    }
+    return line
+  }
+}

@@ -22,7 +22,8 @@ struct KernelTests {
     let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
     #expect(probe.arenaError == nil, "\(probe)")
     #expect(probe.tracefsMounted, "\(probe)")
-    #expect(probe.loadableHooks.contains(.tracepoint), "\(probe)")
+    #expect(probe.workingHooks.contains(.tracepoint), "\(probe)")
+    #expect(probe.messages.contains { $0.hasPrefix("hook tracepoint") && $0.contains("canary") }, "\(probe)")
     #expect(probe.messages.contains { $0.hasPrefix("file-creation producer will use:") })
   }
 
@@ -32,7 +33,8 @@ struct KernelTests {
     let directory = FileManager.default.temporaryDirectory.appending(path: "arena-feed-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(at: directory) }
-    let prefix = directory.path + "/"
+    // Names, not paths, identify the files: `name` means the same for every hook.
+    let tag = Self.uniqueTag()
 
     let feed = try FileCreationFeed(hook: .auto, structure: structure, capacity: 1 << 14, process: getpid())
     defer { feed.close() }
@@ -45,7 +47,7 @@ struct KernelTests {
       {
         creatorTid.store(ermfs_gettid(), ordering: .relaxed)
         for i in 0..<files {
-          let fd = open(prefix + "f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+          let fd = open(directory.path + "/\(tag)\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
           precondition(fd >= 0, "open failed: \(errno)")
           close(fd)
         }
@@ -56,7 +58,7 @@ struct KernelTests {
         while true {
           let done = !creating.load(ordering: .acquiring)
           if let event = feed.poll() {
-            if event.name.hasPrefix(prefix) { events.list.append(event) }
+            if event.name.hasPrefix(tag) { events.list.append(event) }
           } else if done {
             break
           } else {
@@ -68,11 +70,13 @@ struct KernelTests {
 
     var seen: [String: Int] = [:]
     for event in events.list { seen[event.name, default: 0] += 1 }
-    let expected = Set((0..<files).map { prefix + "f\($0)" })
+    let expected = Set((0..<files).map { "\(tag)\($0)" })
     #expect(Set(seen.keys) == expected)
     #expect(seen.values.allSatisfy { $0 == 1 })
     #expect(events.list.allSatisfy { $0.pid == creatorTid.load(ordering: .relaxed) && $0.tgid == getpid() })
-    #expect(events.list.allSatisfy { $0.mode == 0o644 && $0.origin == .openat && $0.hook == feed.activeHook })
+    let origin: FileCreationEvent.Origin = feed.activeHook == .tracepoint ? .openat : .inodeCreate
+    #expect(events.list.allSatisfy { $0.mode & 0o7777 == 0o644 && $0.origin == origin && $0.hook == feed.activeHook })
+    #expect(events.list.allSatisfy { $0.path == (feed.activeHook == .tracepoint ? directory.path + "/" + $0.name : nil) })
     #expect(feed.counters.droppedOnFull == 0)
     #expect(feed.counters.loopBudgetExhausted == 0)
     #expect(try feed.verify() == 0)
@@ -89,9 +93,55 @@ struct KernelTests {
     touch.arguments = [directory.appending(path: "other").path]
     try touch.run()
     touch.waitUntilExit()
+    // Positive control: our own creation in the same window is seen, so a feed that
+    // saw nothing at all would fail here.
+    close(open(directory.appending(path: "ours").path, O_CREAT | O_WRONLY | O_EXCL, 0o644))
     var names: [String] = []
     while let event = feed.poll() { names.append(event.name) }
-    #expect(!names.contains { $0.hasSuffix("/other") })
+    #expect(!names.contains("other"))
+    #expect(names.contains("ours"))
+  }
+
+  @Test func feedFilteredToAProcessInAChildPidNamespaceSeesExactlyItsCreations() throws {
+    // A shell that is pid 1 of a new pid namespace (unshare(CLONE_NEWPID) + fork, as
+    // root) creates two files itself and one through a child process (pid 2+ there);
+    // the feed is filtered to pid 1 *of that namespace*, as a containerised caller
+    // would give its own getpid().
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-pidns-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    shell.arguments = [
+      "--pid", "--fork", "/bin/sh", "-c",
+      #"echo "ready $$"; read go; : > "$1/ns-a"; : > "$1/ns-b"; /bin/sh -c ': > "$1/ns-child"' child "$1"; echo done"#,
+      "sh", directory.path,
+    ]
+    let input = Pipe()
+    let output = Pipe()
+    shell.standardInput = input
+    shell.standardOutput = output
+    try shell.run()
+    let ready = String(decoding: output.fileHandleForReading.readLine(), as: UTF8.self)
+    #expect(ready == "ready 1")
+    let namespace = try PIDNamespace(process: shell.processIdentifier, forChildren: true)
+    #expect(namespace != (try PIDNamespace.current()))
+
+    let feed = try FileCreationFeed(process: 1, pidNamespace: namespace)
+    defer { feed.close() }
+    close(open(directory.appending(path: "host").path, O_CREAT | O_WRONLY | O_EXCL, 0o644))
+    input.fileHandleForWriting.write(Data("go\n".utf8))
+    let done = String(decoding: output.fileHandleForReading.readLine(), as: UTF8.self)
+    shell.waitUntilExit()
+    #expect(done == "done" && shell.terminationStatus == 0)
+
+    var events: [FileCreationEvent] = []
+    while let event = feed.poll() { events.append(event) }
+    let ours = events.filter { ["ns-a", "ns-b", "ns-child", "host"].contains($0.name) }
+    #expect(ours.map(\.name).sorted() == ["ns-a", "ns-b"])
+    // Ids as seen from the feed's namespace: the shell is pid 1 there.
+    #expect(events.allSatisfy { $0.tgid == 1 && $0.pid == 1 })
+    #expect(ours.allSatisfy { $0.path == nil || $0.path == directory.path + "/" + $0.name })
   }
 
   @Test func feedRejectsSingleProducerStructures() {
@@ -160,11 +210,14 @@ struct KernelTests {
     #expect(throws: ArenaError.loopBudgetExhausted) { try lane.drain() }
   }
 
-  /// Creates `count` files named f0... in a fresh directory on the creating thread;
-  /// returns the directory prefix.
-  static func createFiles(_ count: Int, in directory: URL) {
+  /// A file-name prefix no other test uses: events are matched by `name`, which means
+  /// the same for every hook (the tests' own temporary files are seen too).
+  static func uniqueTag() -> String { "t" + UUID().uuidString.prefix(8).lowercased() + "-" }
+
+  /// Creates `count` files named `tag`0... in `directory` on the calling thread.
+  static func createFiles(_ count: Int, in directory: URL, named tag: String = "f") {
     for i in 0..<count {
-      let fd = open(directory.path + "/f\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+      let fd = open(directory.path + "/\(tag)\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
       precondition(fd >= 0, "open failed: \(errno)")
       close(fd)
     }
@@ -180,14 +233,14 @@ struct KernelTests {
     defer { feed.close() }
     let consumerSyscalls = Atomic<UInt64>(0)
     let matched = Atomic<Int>(0)
-    let prefix = directory.path + "/"
+    let tag = Self.uniqueTag()
     runThreads([
-      { Self.createFiles(files, in: directory) },
+      { Self.createFiles(files, in: directory, named: tag) },
       {
         counter.watch(thread: currentThreadID())
         var seen = 0
         while seen < files {
-          if let event = feed.poll(), event.name.hasPrefix(prefix) { seen += 1 }
+          if let event = feed.poll(), event.name.hasPrefix(tag) { seen += 1 }
         }
         consumerSyscalls.store(counter.count, ordering: .relaxed)
         matched.store(seen, ordering: .relaxed)
@@ -211,11 +264,13 @@ struct KernelTests {
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
     defer { try? FileManager.default.removeItem(at: directory) }
     let ring = try RingbufFeed(process: getpid())
-    Self.createFiles(files, in: directory)
+    let tag = Self.uniqueTag()
+    Self.createFiles(files, in: directory, named: tag)
     var names: [String: Int] = [:]
-    let prefix = directory.path + "/"
     while try ring.poll(timeoutMilliseconds: 0, { event in
-      if event.name.hasPrefix(prefix) { names[event.name, default: 0] += 1 }
+      if event.name.hasPrefix(tag) && event.path == directory.path + "/" + event.name {
+        names[event.name, default: 0] += 1
+      }
     }) > 0 {}
     #expect(names.count == files && names.values.allSatisfy { $0 == 1 })
     #expect(ring.dropped == 0)
@@ -228,18 +283,18 @@ struct KernelTests {
     defer { try? FileManager.default.removeItem(at: directory) }
     let feed = try FileCreationFeed(process: getpid())
     defer { feed.close() }
-    let prefix = directory.path + "/"
+    let tag = Self.uniqueTag()
     let consumer = Task {
       var names: Set<String> = []
-      for await event in feed.events() where event.name.hasPrefix(prefix) {
+      for await event in feed.events() where event.name.hasPrefix(tag) {
         names.insert(event.name)
         if names.count == files { break }
       }
       return names
     }
-    Self.createFiles(files, in: directory)
+    Self.createFiles(files, in: directory, named: tag)
     let names = await consumer.value
-    #expect(names == Set((0..<files).map { prefix + "f\($0)" }))
+    #expect(names == Set((0..<files).map { "\(tag)\($0)" }))
     #expect(feed.counters.received >= UInt64(files))
     #expect(feed.counters.polls >= feed.counters.received)
   }
@@ -248,7 +303,7 @@ struct KernelTests {
     let probe = ArenaProbe.run(mountIfRoot: true, tryHooks: true)
     let feed = try FileCreationFeed(hook: .auto)
     defer { feed.close() }
-    #expect(feed.activeHook == probe.loadableHooks.first)
+    #expect(feed.activeHook == probe.workingHooks.first)
     let refused = FileCreationHook.allCases.prefix { $0 != feed.activeHook }
     #expect(feed.fallbackReasons.count >= refused.count)
     for hook in refused {
@@ -263,17 +318,17 @@ struct KernelTests {
     defer { try? FileManager.default.removeItem(at: directory) }
     let feed = try FileCreationFeed(process: getpid())
     defer { feed.close() }
-    let target = directory.path + "/f0"
+    let tag = Self.uniqueTag()
     let found = Atomic<Bool>(false)
     runThreads([
       {
         // Create only once the consumer is blocked, so the wakeup must come from the doorbell.
         while !feed.consumerIsSleeping && !found.load(ordering: .acquiring) { usleep(1000) }
-        Self.createFiles(1, in: directory)
+        Self.createFiles(1, in: directory, named: tag)
       },
       {
         while let event = feed.next(spinningFor: .zero, timeout: .seconds(30)) {
-          if event.name == target {
+          if event.name == tag + "0" {
             found.store(true, ordering: .releasing)
             return
           }
@@ -331,5 +386,124 @@ struct KernelTests {
     } catch ArenaError.loopBudgetExhausted {
       return false
     }
+  }
+}
+
+/// The kernel's `may_goto` budget, once spent, makes every later loop of the program
+/// exit at once; these tests spend it on purpose at the worst moments.
+extension KernelTests {
+  @Test(arguments: [ArenaStructureKind.msqueue, .treiber])
+  func popThatRunsOutOfBudgetAfterTakingLosesNoValueAndNoNode(_ kind: ArenaStructureKind) throws {
+    let capacity: UInt32 = 64
+    let lane = try KernelLane(kind: kind, capacity: capacity)
+    for value in 1...10 as ClosedRange<UInt64> { try lane.structure.push(value) }
+    lane.injectFaults(ERMFS_FAULT_BUDGET_AFTER_TAKE)
+    // The first pop takes a value, then the budget is gone: the value must still count.
+    #expect(throws: ArenaError.loopBudgetExhausted) { try lane.drain() }
+    #expect(lane.totals.consumed == 1)
+    #expect(lane.totals.checksum == (kind == .msqueue ? 1 : 10))
+    #expect(try lane.structure.verify() == 9)  // held + free + parked (+ dummy) == pool
+    lane.injectFaults(0)
+    try lane.drain()
+    #expect(lane.totals.consumed == 10)
+    #expect(lane.totals.checksum == 55)
+    // Every node is usable again: the structure takes its full capacity.
+    for value in 1...UInt64(capacity) { try lane.structure.push(value) }
+    #expect(try lane.structure.verify() == UInt64(capacity))
+  }
+}
+
+/// `FileCreationFeed.verify()` must account for every pool node exactly: held by the
+/// structure, free, or parked; an inequality would not see a lost node.
+extension KernelTests {
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func verifySeesOneLeakedNode(_ structure: ArenaStructureKind) throws {
+    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: getpid())
+    defer { feed.close() }
+    #expect(try feed.verify() == 0)
+    var status: Int32 = 0
+    // Take a node from the pool and never give it back: nobody holds it any more.
+    let leaked = ermfs_arena_pool_alloc(feed.base, feed.poolOffset, &status)
+    #expect(leaked != 0)
+    #expect(throws: ArenaError.corrupt) { try feed.verify() }
+  }
+
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func verifyIsExactWhileFilesAreBeingCreated(_ structure: ArenaStructureKind) throws {
+    // Creations race with verify's stop: a syscall entered before the stop and left
+    // after it must neither hold a node verify cannot see nor publish after the stop.
+    let directory = FileManager.default.temporaryDirectory.appending(path: "arena-verify-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    for round in 0..<6 {
+      let feed = try FileCreationFeed(structure: structure, capacity: 1 << 10, process: getpid())
+      defer { feed.close() }
+      let stop = Atomic<Bool>(false)
+      let held = Atomic<UInt64>(0)
+      let problem = Atomic<Int>(0)  // 1: verify threw, 2: published after verify
+      runThreads([
+        {
+          var i = 0
+          while !stop.load(ordering: .acquiring) {
+            let fd = open(directory.path + "/r\(round)-\(i)", O_CREAT | O_WRONLY | O_EXCL, 0o644)
+            if fd >= 0 { close(fd) }
+            i += 1
+          }
+        },
+        {
+          usleep(UInt32(1000 + round * 1000))
+          do {
+            held.store(try feed.verify(), ordering: .relaxed)
+            let published = feed.counters.published
+            usleep(20_000)
+            if feed.counters.published != published { problem.store(2, ordering: .relaxed) }
+          } catch {
+            problem.store(1, ordering: .relaxed)
+          }
+          stop.store(true, ordering: .releasing)
+        },
+      ])
+      #expect(problem.load(ordering: .relaxed) == 0, "round \(round)")
+      // Still exact afterwards, and every event verify counted can be taken.
+      #expect(try feed.verify() == held.load(ordering: .relaxed))
+    }
+  }
+}
+
+extension KernelTests {
+  @Test(arguments: [ArenaStructureKind.mpmc, .msqueue, .treiber])
+  func producerWhoseBudgetRunsOutBeforeItsPushCountsTheEventAndKeepsTheNode(_ structure: ArenaStructureKind) throws {
+    let directory = try Self.makeDirectory("budget")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // A shell creates the files, one per line we send, and the feed watches only it:
+    // this process's own creations (other suites' temporary files) cannot interfere.
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/sh")
+    shell.arguments = ["-c", #"read a; : > "$1/spent"; echo 1; read b; : > "$1/after"; echo 2"#, "sh", directory.path]
+    let input = Pipe()
+    let output = Pipe()
+    shell.standardInput = input
+    shell.standardOutput = output
+    try shell.run()
+    let feed = try FileCreationFeed(structure: structure, capacity: 64, process: shell.processIdentifier)
+    defer { feed.close() }
+    let before = feed.counters
+    ermfs_arena_control_set_fault_injection(feed.base, ERMFS_FAULT_BUDGET_BEFORE_PUSH)
+    input.fileHandleForWriting.write(Data("a\n".utf8))
+    #expect(output.fileHandleForReading.readLine() == Array("1".utf8))
+    ermfs_arena_control_set_fault_injection(feed.base, 0)
+    let after = feed.counters
+    // The push could not run: the event is counted as lost to the budget, and its node
+    // was parked rather than leaked (verify below is exact).
+    #expect(after.loopBudgetExhausted - before.loopBudgetExhausted == 1)
+    #expect(after.published == before.published)
+    // The producer works again once the budget is back, and the pool is whole.
+    input.fileHandleForWriting.write(Data("b\n".utf8))
+    #expect(output.fileHandleForReading.readLine() == Array("2".utf8))
+    shell.waitUntilExit()
+    var names: [String] = []
+    while let event = feed.poll() { names.append(event.name) }
+    #expect(names == ["after"])
+    #expect(try feed.verify() == 0)
   }
 }

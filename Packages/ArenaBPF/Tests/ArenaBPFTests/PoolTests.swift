@@ -41,7 +41,9 @@ struct PoolTests {
     #expect(ermfs_arena_pool_alloc(mapping.baseAddress, Self.poolOffset, &status) == 0)
     #expect(status == -1)  // -ARENA_EFULL: truly no node left
     var free: UInt64 = 99
-    #expect(ermfs_arena_pool_verify(mapping.baseAddress, Self.poolOffset, &free) == 0 && free == 0)
+    var parked: UInt64 = 99
+    #expect(ermfs_arena_pool_verify(mapping.baseAddress, Self.poolOffset, &free, &parked) == 0)
+    #expect(free == 0 && parked == 0)
   }
 
   @Test func concurrentAllocAndFreeNeverHandOneNodeToTwoOwners() throws {
@@ -68,7 +70,67 @@ struct PoolTests {
       })
     #expect(conflicts.value.load(ordering: .relaxed) == 0)
     var free: UInt64 = 0
-    #expect(ermfs_arena_pool_verify(mapping.baseAddress, Self.poolOffset, &free) == 0)
-    #expect(free == 64)
+    var parked: UInt64 = 0
+    #expect(ermfs_arena_pool_verify(mapping.baseAddress, Self.poolOffset, &free, &parked) == 0)
+    #expect(free == 64 && parked == 0)
+  }
+
+  func counts(_ mapping: SharedMapping) -> (free: UInt64, parked: UInt64) {
+    var free: UInt64 = 0
+    var parked: UInt64 = 0
+    #expect(ermfs_arena_pool_verify(mapping.baseAddress, Self.poolOffset, &free, &parked) == 0)
+    return (free, parked)
+  }
+
+  @Test func parkedNodesAreCountedAndComeBackWhenTheFreeListRunsDry() throws {
+    // What BPF does when its loop budget is gone: park instead of free.
+    let mapping = try makePool(nodes: 4)
+    var status: Int32 = 0
+    let nodes = (0..<4).map { _ in ermfs_arena_pool_alloc(mapping.baseAddress, Self.poolOffset, &status) }
+    ermfs_arena_pool_park(mapping.baseAddress, Self.poolOffset, nodes[0])
+    ermfs_arena_pool_park(mapping.baseAddress, Self.poolOffset, nodes[1])
+    #expect(ermfs_arena_pool_free(mapping.baseAddress, Self.poolOffset, nodes[2]) == 0)
+    #expect(counts(mapping) == (1, 2))
+    // The free list holds one node; the next two allocations take the parked ones back.
+    let again = (0..<3).map { _ in ermfs_arena_pool_alloc(mapping.baseAddress, Self.poolOffset, &status) }
+    #expect(Set(again) == Set(nodes[0...2]))
+    #expect(ermfs_arena_pool_alloc(mapping.baseAddress, Self.poolOffset, &status) == 0 && status == -1)
+    #expect(counts(mapping) == (0, 0))
+  }
+
+  @Test func concurrentParkingAndReclaimingLoseNoNode() throws {
+    let nodes: UInt32 = 64
+    let mapping = try makePool(nodes: nodes)
+    let base = UInt(bitPattern: mapping.baseAddress)
+    let rounds = 200_000
+    let conflicts = SharedCounter()
+    runThreads(
+      (0..<2).map { owner -> @Sendable () -> Void in
+        {
+          let base = UnsafeMutableRawPointer(bitPattern: base)!
+          var status: Int32 = 0
+          for round in 0..<rounds {
+            let node = ermfs_arena_pool_alloc(base, Self.poolOffset, &status)
+            guard node != 0 else { continue }
+            let value = base + Int(node) + 8
+            value.storeBytes(of: UInt64(owner + 1), as: UInt64.self)
+            ermfs_arena_cpu_relax()
+            if value.load(as: UInt64.self) != UInt64(owner + 1) { conflicts.value.add(1, ordering: .relaxed) }
+            // Owner 0 parks every other node (a BPF producer out of budget); allocations
+            // on an empty free list and owner 1's reclaims bring them back.
+            if owner == 0 && round % 2 == 0 {
+              ermfs_arena_pool_park(base, Self.poolOffset, node)
+            } else {
+              _ = ermfs_arena_pool_free(base, Self.poolOffset, node)
+              if owner == 1 && round % 7 == 0 { _ = ermfs_arena_pool_reclaim(base, Self.poolOffset) }
+            }
+          }
+        }
+      })
+    #expect(conflicts.value.load(ordering: .relaxed) == 0)
+    let (free, parked) = counts(mapping)
+    #expect(free + parked == UInt64(nodes))
+    _ = ermfs_arena_pool_reclaim(mapping.baseAddress, Self.poolOffset)
+    #expect(counts(mapping) == (UInt64(nodes), 0))
   }
 }
