@@ -1,9 +1,12 @@
 /// Slot sizes for blobs. 16-byte steps up to 128, then four steps per doubling up to
 /// 1 MiB, so a slot wastes at most a quarter of what it holds (plus < 16 bytes).
 ///
-/// Two kinds of run: *small* classes (up to 16 KiB) keep their free list in the freed
-/// slots; *page* classes (above 16 KiB: 20 KiB, 24 KiB, ... 1 MiB, all page multiples)
-/// keep it out of band so a freed slot gives every one of its pages back. Every run holds
+/// Two kinds of run: *small* classes keep their free list in the freed slots (and give
+/// back only the whole pages inside a freed slot); *page* classes keep it out of band so
+/// a freed slot gives every one of its pages back. A class is a page class when its
+/// slots are above 16 KiB AND a whole number of pages: with 4 KiB pages that is every
+/// class from 20 KiB up; with 16 KiB or 64 KiB pages (arm64 kernels) only the classes
+/// that are multiples of the page size, so no `madvise` ever gets an unaligned slot. Every run holds
 /// at least 64 slots, so the number of mappings grows with the number of blobs / 64 at
 /// most, not one-to-one (vm.max_map_count, see docs/decisions/memory-allocator.md).
 /// Blobs above 1 MiB get their own mapping, where page rounding wastes under 0.4%.
@@ -26,7 +29,9 @@ enum SizeClasses {
 
   /// Whether slots of this size form a page-class run (out-of-band free list, freed
   /// slots discarded whole, only slots in use counted as reserved).
-  static func isPageClass(slotSize: Int) -> Bool { slotSize > largestSmall }
+  static func isPageClass(slotSize: Int, pageSize: Int = PageAllocator.pageSize) -> Bool {
+    slotSize > largestSmall && slotSize % pageSize == 0
+  }
 
   /// Index of the smallest class holding `count` (1...largest) bytes.
   static func index(for count: Int) -> Int {
@@ -46,9 +51,11 @@ enum SizeClasses {
   /// stored files. Untouched slots cost address space only.
   static let slotsPerRunAtLeast = 64
 
-  static func runLength(slotSize: Int) -> Int {
-    if isPageClass(slotSize: slotSize) { return max(4 * 1024 * 1024, slotsPerRunAtLeast * slotSize) }
-    return roundUpToPage(max(64 * 1024, slotsPerRunAtLeast * slotSize))!
+  static func runLength(slotSize: Int, pageSize: Int = PageAllocator.pageSize) -> Int {
+    let length = isPageClass(slotSize: slotSize, pageSize: pageSize)
+      ? max(4 * 1024 * 1024, slotsPerRunAtLeast * slotSize)
+      : max(64 * 1024, slotsPerRunAtLeast * slotSize)
+    return (length + pageSize - 1) / pageSize * pageSize
   }
 }
 
@@ -116,10 +123,19 @@ final class SlabRun: @unchecked Sendable {
   /// The whole pages inside a slot, past its free-list link: what a freed slot can give
   /// back to the OS while the run stays mapped (empty for slots under two pages or so).
   func wholePages(inSlot slot: Int) -> (offset: Int, length: Int)? {
+    SizeClasses.wholePages(inSlot: slot, slotSize: slotSize, pageSize: PageAllocator.pageSize)
+  }
+}
+
+extension SizeClasses {
+  /// `SlabRun.wholePages(inSlot:)` for any page size (tested with simulated ones): the
+  /// page-aligned part of a slot past its free-list link, as offsets from the run's
+  /// (page-aligned) base.
+  static func wholePages(inSlot slot: Int, slotSize: Int, pageSize: Int) -> (offset: Int, length: Int)? {
     let start = slot * slotSize + MemoryLayout<Int>.size
     let end = (slot + 1) * slotSize
-    let first = roundUpToPage(start)!
-    let last = end & ~(PageAllocator.pageSize - 1)
+    let first = (start + pageSize - 1) / pageSize * pageSize
+    let last = end / pageSize * pageSize
     return last > first ? (first, last - first) : nil
   }
 }

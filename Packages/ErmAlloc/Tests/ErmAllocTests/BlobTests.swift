@@ -176,6 +176,41 @@ import Testing
 }
 
 @Suite struct SizeClassTests {
+  /// arm64 distributions run 16 KiB and 64 KiB page kernels: the class arithmetic must
+  /// hold for them too, not only for this machine's page size.
+  @Test(arguments: [4096, 16384, 65536])
+  func everyPageClassSlotIsWholePagesForAnyPageSize(pageSize: Int) {
+    for slotSize in SizeClasses.sizes {
+      let runLength = SizeClasses.runLength(slotSize: slotSize, pageSize: pageSize)
+      #expect(runLength % pageSize == 0, "run of \(slotSize)-byte slots is whole pages")
+      #expect(runLength / slotSize >= SizeClasses.slotsPerRunAtLeast)
+      if SizeClasses.isPageClass(slotSize: slotSize, pageSize: pageSize) {
+        // Slots are discarded whole: each must start and end on a page boundary.
+        #expect(slotSize % pageSize == 0, "\(slotSize) on \(pageSize)-byte pages")
+      }
+      for slot in 0..<min(5, runLength / slotSize) {
+        if let pages = SizeClasses.wholePages(inSlot: slot, slotSize: slotSize, pageSize: pageSize) {
+          #expect(pages.offset % pageSize == 0 && pages.length % pageSize == 0)
+          #expect(pages.offset >= slot * slotSize + MemoryLayout<Int>.size, "the free-list link stays")
+          #expect(pages.offset + pages.length <= (slot + 1) * slotSize, "inside its own slot")
+        }
+      }
+    }
+  }
+
+  @Test func withFourKiBPagesEveryClassAboveSixteenKiBIsAPageClass() {
+    for slotSize in SizeClasses.sizes {
+      #expect(SizeClasses.isPageClass(slotSize: slotSize, pageSize: 4096) == (slotSize > 16 * 1024))
+    }
+  }
+
+  @Test func withSixtyFourKiBPagesOnlyMultiplesOfSixtyFourKiBArePageClasses() {
+    let pageClasses = SizeClasses.sizes.filter { SizeClasses.isPageClass(slotSize: $0, pageSize: 65536) }
+    #expect(pageClasses == SizeClasses.sizes.filter { $0 % 65536 == 0 })
+    #expect(pageClasses.contains(1024 * 1024))
+    #expect(!SizeClasses.isPageClass(slotSize: 20 * 1024, pageSize: 65536))
+  }
+
   @Test func everyCountFromOneToTheLargestFitsItsClassWithBoundedWaste() {
     for count in 1...SizeClasses.largest {
       let size = SizeClasses.sizes[SizeClasses.index(for: count)]
