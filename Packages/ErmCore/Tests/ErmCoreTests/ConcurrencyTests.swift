@@ -124,6 +124,8 @@ final class ConcurrencyTests: XCTestCase {
     let fs = try makeFS()
     try fs.mkdir("/r")
     try fs.put("/r/a", [1])
+    let inode = try fs.stat("/r/a").inode
+    let lookupsFound = Atomic<Int>(0)
     let stop = Atomic<Bool>(false)
     onThreads(4) { thread in
       if thread == 0 {
@@ -138,14 +140,20 @@ final class ConcurrencyTests: XCTestCase {
           guard names == ["a"] || names == ["b"] else {
             throw FsxFailure(operation: 0, message: "listing \(names)")
           }
-          // A lookup of one of the two names may miss, but the file is never lost.
-          let found = (try? fs.stat("/r/a")) ?? (try? fs.stat("/r/b"))
-          _ = found
+          // Two lookups are two operations: both may miss (a rename in between). What one
+          // finds must be the moving file itself, never another inode or a torn state.
+          if let found = (try? fs.stat("/r/a")) ?? (try? fs.stat("/r/b")) {
+            guard found.inode == inode, found.size == 1, found.linkCount == 1 else {
+              throw FsxFailure(operation: 0, message: "lookup found \(found)")
+            }
+            lookupsFound.add(1, ordering: .relaxed)
+          }
         }
       }
     }
     XCTAssertEqual(try fs.readdir("/r").map(\.name), ["a"])
     XCTAssertEqual(fs.statistics.files, 1)
+    XCTAssertGreaterThan(lookupsFound.load(ordering: .relaxed), 0, "lookups found the file")
   }
 
   func testUnlinkWhileOtherThreadsReadKeepsTheirDataUntilClose() throws {
