@@ -1,0 +1,277 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+private let nextDomainID = Atomic<UInt64>(1)
+
+/// Epoch-based memory reclamation (Fraser's EBR, as in crossbeam-epoch).
+///
+/// A thread *pins* itself around every access to shared nodes; a reference that is taken
+/// out of a shared structure is *retired* instead of released, and its +1 is released
+/// once every thread that was pinned at the time has unpinned (two epoch advances). So a
+/// thread that found an object may still retain and use it after another thread removed
+/// it, and removed objects are freed once nobody can see them.
+///
+/// Each thread has one record per domain (found through one pthread key); retired
+/// references wait on the retiring thread's record, where any thread's `collect` can
+/// reach them, so an idle or exited thread does not hold garbage back. `backlog` counts
+/// what waits: leak tests compare it with a baseline.
+///
+/// Thread-safe. Pinning nests. A thread that stays pinned holds back reclamation for
+/// everyone (memory grows, nothing breaks); `synchronize` waits for it.
+public final class EpochDomain: @unchecked Sendable {
+  /// The process-wide domain, used by structures that are not given one.
+  public static let shared = EpochDomain()
+
+  let id: UInt64
+  let globalEpoch = Atomic<UInt64>(0)
+  /// Head of the record list (`Unmanaged<EpochParticipant>` bits, +1 owned by the list).
+  private let participants = Atomic<UInt>(0)
+  private let participantCount = Atomic<Int>(0)
+
+  /// Retires between two collections of the retiring thread's own stack.
+  static let collectInterval = 64
+
+  public init() {
+    id = nextDomainID.wrappingAdd(1, ordering: .relaxed).oldValue
+  }
+
+  deinit {
+    // No thread can be pinned here (pinning needs a reference to the domain): free all.
+    var node = participants.load(ordering: .acquiring)
+    while node != 0 {
+      let participant = Unmanaged<EpochParticipant>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
+      let record = participant.takeUnretainedValue()
+      record.domainGone.store(true, ordering: .releasing)
+      _ = reclaim(record, upTo: .max)
+      node = record.nextInDomain.load(ordering: .acquiring)
+      participant.release()
+    }
+  }
+
+  // MARK: Pinning
+
+  /// Runs `body` with the calling thread pinned: objects read from structures of this
+  /// domain inside `body` are not freed before `body` returns.
+  @inline(__always)
+  public func withPinnedThread<Result, Failure: Error>(
+    _ body: () throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    let participant = self.participant()
+    pin(participant)
+    defer { unpin(participant) }
+    return try body()
+  }
+
+  /// Like `withPinnedThread`, handing `body` this thread's record (its `index` picks
+  /// counter stripes).
+  @inline(__always)
+  func withParticipant<Result, Failure: Error>(
+    _ body: (EpochParticipant) throws(Failure) -> Result
+  ) throws(Failure) -> Result {
+    let participant = self.participant()
+    pin(participant)
+    defer { unpin(participant) }
+    return try body(participant)
+  }
+
+  @inline(__always)
+  func pin(_ participant: EpochParticipant) {
+    if participant.depth == 0 {
+      let epoch = globalEpoch.load(ordering: .relaxed)
+      // Release: a collector that reads this state also sees what we did in earlier pins.
+      participant.state.store(epoch << 1 | 1, ordering: .releasing)
+      // Orders the store before our reads of shared pointers (store-load; cf. crossbeam).
+      atomicMemoryFence(ordering: .sequentiallyConsistent)
+    }
+    participant.depth += 1
+  }
+
+  @inline(__always)
+  func unpin(_ participant: EpochParticipant) {
+    participant.depth -= 1
+    if participant.depth == 0 {
+      let state = participant.state.load(ordering: .relaxed)
+      participant.state.store(state & ~1, ordering: .releasing)
+    }
+  }
+
+  /// This thread's record in this domain, joining on first use.
+  @inline(__always)
+  func participant() -> EpochParticipant {
+    let thread = ThreadRecord.current()
+    if let last = thread.last, last.domainID == id { return last }
+    return participantSlowPath(thread)
+  }
+
+  private func participantSlowPath(_ thread: ThreadRecord) -> EpochParticipant {
+    thread.entries.removeAll { $0.domainGone.load(ordering: .acquiring) }
+    if let found = thread.entries.first(where: { $0.domainID == id }) {
+      thread.last = found
+      return found
+    }
+    let joined = join()
+    thread.entries.append(joined)
+    thread.last = joined
+    return joined
+  }
+
+  /// Claims a record left by an exited thread, or adds a new one.
+  private func join() -> EpochParticipant {
+    var node = participants.load(ordering: .acquiring)
+    while node != 0 {
+      let record = Unmanaged<EpochParticipant>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
+        .takeUnretainedValue()
+      if !record.owned.load(ordering: .relaxed),
+        record.owned.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+      {
+        return record
+      }
+      node = record.nextInDomain.load(ordering: .acquiring)
+    }
+    let index = participantCount.wrappingAdd(1, ordering: .relaxed).oldValue
+    let record = EpochParticipant(index: index, domainID: id)
+    let bits = UInt(bitPattern: Unmanaged.passRetained(record).toOpaque())
+    var head = participants.load(ordering: .relaxed)
+    while true {
+      record.nextInDomain.store(head, ordering: .relaxed)
+      let (exchanged, current) = participants.compareExchange(
+        expected: head, desired: bits, ordering: .releasing)
+      if exchanged { return record }
+      head = current
+    }
+  }
+
+  private func forEachParticipant(_ body: (EpochParticipant) -> Void) {
+    var node = participants.load(ordering: .acquiring)
+    while node != 0 {
+      let record = Unmanaged<EpochParticipant>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
+        .takeUnretainedValue()
+      body(record)
+      node = record.nextInDomain.load(ordering: .acquiring)
+    }
+  }
+
+  // MARK: Retiring and reclaiming
+
+  /// Keeps `object` alive until every thread pinned now has unpinned, then drops the
+  /// reference this call took. Use it when removing an object from a structure that
+  /// readers reach without locks.
+  public func retire(_ object: AnyObject) {
+    retire(retained: Unmanaged.passRetained(object).toOpaque())
+  }
+
+  /// Takes over a +1 reference (an `Unmanaged` opaque pointer) and releases it after the
+  /// grace period.
+  func retire(retained object: UnsafeMutableRawPointer) {
+    retire(object, free: { Unmanaged<AnyObject>.fromOpaque($0).release() })
+  }
+
+  /// Calls `free(object)` after the grace period (for memory that is not a class instance).
+  func retire(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void) {
+    let participant = self.participant()
+    // Tag with an epoch read after the object became unreachable (the caller's unlink).
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
+    let epoch = globalEpoch.load(ordering: .sequentiallyConsistent)
+    let node = UnsafeMutablePointer<RetiredReference>.allocate(capacity: 1)
+    node.initialize(to: RetiredReference(object: object, free: free, epoch: epoch, next: nil))
+    participant.pushRetired(first: node, last: node, count: 1)
+    participant.retiresSinceCollect += 1
+    if participant.retiresSinceCollect >= Self.collectInterval {
+      participant.retiresSinceCollect = 0
+      let global = tryAdvance()
+      // Our own stack every time, everyone's now and then (idle and exited threads).
+      if participant.index & 3 == Int(global & 3) {
+        forEachParticipant { _ = reclaim($0, upTo: global) }
+      } else {
+        _ = reclaim(participant, upTo: global)
+      }
+    }
+  }
+
+  /// Moves the global epoch on if every pinned thread has seen the current one.
+  /// - Returns: the global epoch afterwards.
+  @discardableResult
+  func tryAdvance() -> UInt64 {
+    let epoch = globalEpoch.load(ordering: .sequentiallyConsistent)
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
+    var node = participants.load(ordering: .acquiring)
+    while node != 0 {
+      let record = Unmanaged<EpochParticipant>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
+        .takeUnretainedValue()
+      let state = record.state.load(ordering: .acquiring)
+      if state & 1 == 1 && state >> 1 != epoch { return epoch }
+      node = record.nextInDomain.load(ordering: .acquiring)
+    }
+    let (exchanged, current) = globalEpoch.compareExchange(
+      expected: epoch, desired: epoch + 1, ordering: .acquiringAndReleasing)
+    return exchanged ? epoch + 1 : current
+  }
+
+  /// Releases the references on `record`'s stack retired at least two epochs before
+  /// `global`; puts the others back. Returns how many were released.
+  private func reclaim(_ record: EpochParticipant, upTo global: UInt64) -> Int {
+    var node = UnsafeMutablePointer<RetiredReference>(
+      bitPattern: record.retired.exchange(0, ordering: .acquiring))
+    var keptFirst: UnsafeMutablePointer<RetiredReference>?
+    var keptLast: UnsafeMutablePointer<RetiredReference>?
+    var kept = 0
+    var released = 0
+    var toFree: [(UnsafeMutableRawPointer, @convention(c) (UnsafeMutableRawPointer) -> Void)] = []
+    while let current = node {
+      node = current.pointee.next
+      if global == .max || current.pointee.epoch &+ 2 <= global {
+        toFree.append((current.pointee.object, current.pointee.free))
+        current.deallocate()
+        released += 1
+      } else {
+        current.pointee.next = nil
+        if let last = keptLast { last.pointee.next = current } else { keptFirst = current }
+        keptLast = current
+        kept += 1
+      }
+    }
+    if let keptFirst, let keptLast {
+      record.pending.wrappingAdd(-kept, ordering: .relaxed)  // pushRetired adds them again
+      record.pushRetired(first: keptFirst, last: keptLast, count: kept)
+    }
+    record.pending.wrappingAdd(-released, ordering: .relaxed)
+    // Freed last: a deinit may retire more (into any record), after our bookkeeping.
+    for (object, free) in toFree { free(object) }
+    return released
+  }
+
+  /// Frees what can be freed now: advances the epoch if possible and releases every
+  /// retired reference whose grace period has passed, on all threads' records.
+  /// - Returns: how many references were released.
+  @discardableResult
+  public func collect() -> Int {
+    let global = tryAdvance()
+    var released = 0
+    forEachParticipant { released += reclaim($0, upTo: global) }
+    return released
+  }
+
+  /// Waits until every thread pinned at the call has unpinned (a grace period, like
+  /// `synchronize_rcu`), then releases everything retired before the call. Blocks while
+  /// another thread stays pinned; must not be called while this thread is pinned.
+  public func synchronize() {
+    precondition(participant().depth == 0, "synchronize() called while pinned")
+    let target = globalEpoch.load(ordering: .sequentiallyConsistent) + 2
+    while tryAdvance() < target { sched_yield() }
+    collect()
+  }
+
+  /// Retired references not released yet (all threads). Exact when no thread is retiring
+  /// or collecting.
+  public var backlog: Int {
+    var total = 0
+    forEachParticipant { total += $0.pending.load(ordering: .relaxed) }
+    return total
+  }
+
+  /// Threads that have a record in this domain (records are reused after a thread exits).
+  public var participantRecords: Int { participantCount.load(ordering: .relaxed) }
+}
