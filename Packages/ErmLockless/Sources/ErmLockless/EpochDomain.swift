@@ -95,6 +95,7 @@ public final class EpochDomain: @unchecked Sendable {
     if participant.depth == 0 {
       let state = participant.state.load(ordering: .relaxed)
       participant.state.store(state & ~1, ordering: .releasing)
+      if participant.retiresSinceCollect >= Self.collectInterval { collectPeriodically(participant) }
     }
   }
 
@@ -179,15 +180,23 @@ public final class EpochDomain: @unchecked Sendable {
     node.initialize(to: RetiredReference(object: object, free: free, epoch: epoch, next: nil))
     participant.pushRetired(first: node, last: node, count: 1)
     participant.retiresSinceCollect += 1
-    if participant.retiresSinceCollect >= Self.collectInterval {
-      participant.retiresSinceCollect = 0
-      let global = tryAdvance()
-      // Our own stack every time, everyone's now and then (idle and exited threads).
-      if participant.index & 3 == Int(global & 3) {
-        forEachParticipant { _ = reclaim($0, upTo: global) }
-      } else {
-        _ = reclaim(participant, upTo: global)
-      }
+    // Collect unpinned: a thread pinned at an older epoch would block its own advance
+    // (a pinned retire collects when its outermost pin ends, in `unpin`).
+    if participant.depth == 0 && participant.retiresSinceCollect >= Self.collectInterval {
+      collectPeriodically(participant)
+    }
+  }
+
+  /// Every `collectInterval` retires: advance the epoch if possible and free this
+  /// thread's expired references, everyone's every fourth time (idle and exited threads).
+  private func collectPeriodically(_ participant: EpochParticipant) {
+    participant.retiresSinceCollect = 0
+    participant.collections &+= 1
+    let global = tryAdvance()
+    if participant.collections & 3 == 0 {
+      forEachParticipant { _ = reclaim($0, upTo: global) }
+    } else {
+      _ = reclaim(participant, upTo: global)
     }
   }
 

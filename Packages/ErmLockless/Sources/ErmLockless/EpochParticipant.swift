@@ -36,6 +36,7 @@ final class EpochParticipant: @unchecked Sendable {
   // Owner-thread-only fields (handed over through `owned`, acquire/release).
   var depth = 0
   var retiresSinceCollect = 0
+  var collections = 0
 
   init(index: Int, domainID: UInt64) {
     self.index = index
