@@ -59,32 +59,34 @@ public final class EpochDomain: @unchecked Sendable {
   public func withPinnedThread<Result, Failure: Error>(
     _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    let participant = self.participant()
-    pin(participant)
-    defer { unpin(participant) }
-    return try body()
+    let outcome = withParticipant { _ in Swift.Result { () throws(Failure) -> Result in try body() } }
+    return try outcome.get()
   }
 
-  /// Like `withPinnedThread`, handing `body` this thread's record (its `index` picks
-  /// counter stripes).
+  /// Runs `body` pinned, handing it this thread's record (its `index` picks counter
+  /// stripes). No reference count is written on the way.
   @inline(__always)
-  func withParticipant<Result, Failure: Error>(
-    _ body: (EpochParticipant) throws(Failure) -> Result
-  ) throws(Failure) -> Result {
-    let participant = self.participant()
-    pin(participant)
-    defer { unpin(participant) }
-    return try body(participant)
+  func withParticipant<Result>(_ body: (EpochParticipant) -> Result) -> Result {
+    participant()._withUnsafeGuaranteedRef { participant in
+      pin(participant)
+      defer { unpin(participant) }
+      return body(participant)
+    }
   }
 
   @inline(__always)
   func pin(_ participant: EpochParticipant) {
     if participant.depth == 0 {
       let epoch = globalEpoch.load(ordering: .relaxed)
-      // Release: a collector that reads this state also sees what we did in earlier pins.
+      #if arch(x86_64)
+      // A locked exchange is a full barrier on x86 and cheaper than `mfence` (crossbeam
+      // does the same); release so a collector that reads it sees our earlier pins' reads.
+      _ = participant.state.exchange(epoch << 1 | 1, ordering: .sequentiallyConsistent)
+      #else
       participant.state.store(epoch << 1 | 1, ordering: .releasing)
       // Orders the store before our reads of shared pointers (store-load; cf. crossbeam).
       atomicMemoryFence(ordering: .sequentiallyConsistent)
+      #endif
     }
     participant.depth += 1
   }
@@ -101,22 +103,23 @@ public final class EpochDomain: @unchecked Sendable {
 
   /// This thread's record in this domain, joining on first use.
   @inline(__always)
-  func participant() -> EpochParticipant {
+  func participant() -> Unmanaged<EpochParticipant> {
     let thread = ThreadRecord.current()
-    if let last = thread.last, last.domainID == id { return last }
-    return participantSlowPath(thread)
+    let cached = thread._withUnsafeGuaranteedRef { $0.lastDomainID == id ? $0.lastParticipant : nil }
+    if let cached { return cached }
+    return thread._withUnsafeGuaranteedRef { participantSlowPath($0) }
   }
 
-  private func participantSlowPath(_ thread: ThreadRecord) -> EpochParticipant {
+  private func participantSlowPath(_ thread: ThreadRecord) -> Unmanaged<EpochParticipant> {
     thread.entries.removeAll { $0.domainGone.load(ordering: .acquiring) }
-    if let found = thread.entries.first(where: { $0.domainID == id }) {
-      thread.last = found
-      return found
-    }
-    let joined = join()
-    thread.entries.append(joined)
-    thread.last = joined
-    return joined
+    let found = thread.entries.first(where: { $0.domainID == id }) ?? {
+      let joined = join()
+      thread.entries.append(joined)
+      return joined
+    }()
+    thread.lastDomainID = id
+    thread.lastParticipant = Unmanaged.passUnretained(found)
+    return thread.lastParticipant!
   }
 
   /// Claims a record left by an exited thread, or adds a new one.
@@ -172,7 +175,11 @@ public final class EpochDomain: @unchecked Sendable {
 
   /// Calls `free(object)` after the grace period (for memory that is not a class instance).
   func retire(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void) {
-    let participant = self.participant()
+    participant()._withUnsafeGuaranteedRef { retire(object, free: free, participant: $0) }
+  }
+
+  private func retire(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void,
+                      participant: EpochParticipant) {
     // Tag with an epoch read after the object became unreachable (the caller's unlink).
     atomicMemoryFence(ordering: .sequentiallyConsistent)
     let epoch = globalEpoch.load(ordering: .sequentiallyConsistent)
@@ -267,7 +274,7 @@ public final class EpochDomain: @unchecked Sendable {
   /// `synchronize_rcu`), then releases everything retired before the call. Blocks while
   /// another thread stays pinned; must not be called while this thread is pinned.
   public func synchronize() {
-    precondition(participant().depth == 0, "synchronize() called while pinned")
+    precondition(participant()._withUnsafeGuaranteedRef { $0.depth } == 0, "synchronize() called while pinned")
     let target = globalEpoch.load(ordering: .sequentiallyConsistent) + 2
     while tryAdvance() < target { sched_yield() }
     collect()

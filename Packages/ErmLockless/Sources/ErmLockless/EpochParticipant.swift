@@ -70,30 +70,31 @@ final class EpochParticipant: @unchecked Sendable {
 /// so domains can come and go without consuming keys).
 final class ThreadRecord {
   var entries: [EpochParticipant] = []
-  /// Last participant used, the fast path for a thread working in one domain.
-  var last: EpochParticipant?
+  /// The participant used last (kept alive by `entries`), the fast path for a thread
+  /// working in one domain; unmanaged so that pinning writes no reference count.
+  var lastDomainID: UInt64 = 0
+  var lastParticipant: Unmanaged<EpochParticipant>?
 
   static let key: pthread_key_t = {
     var key = pthread_key_t()
     let status = pthread_key_create(&key) { raw in
       guard let raw else { return }
       let record = Unmanaged<ThreadRecord>.fromOpaque(raw).takeRetainedValue()
+      record.lastDomainID = 0
+      record.lastParticipant = nil
       for participant in record.entries { participant.threadExited() }
       record.entries.removeAll()
-      record.last = nil
     }
     precondition(status == 0, "pthread_key_create failed: \(status)")
     return key
   }()
 
-  /// This thread's record, created on first use.
+  /// This thread's record, created on first use (owned by the thread's key value).
   @inline(__always)
-  static func current() -> ThreadRecord {
-    if let raw = pthread_getspecific(key) {
-      return Unmanaged<ThreadRecord>.fromOpaque(raw).takeUnretainedValue()
-    }
-    let record = ThreadRecord()
-    pthread_setspecific(key, Unmanaged.passRetained(record).toOpaque())
+  static func current() -> Unmanaged<ThreadRecord> {
+    if let raw = pthread_getspecific(key) { return Unmanaged<ThreadRecord>.fromOpaque(raw) }
+    let record = Unmanaged.passRetained(ThreadRecord())
+    pthread_setspecific(key, record.toOpaque())
     return record
   }
 }

@@ -146,8 +146,8 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
 
   /// Calls `body` for each key and value (weakly consistent, see the type's doc). Helps
   /// finish a copy in progress first. The thread stays pinned while `body` runs.
-  public func forEach<Failure: Error>(_ body: (Key, Value) throws(Failure) -> Void) throws(Failure) {
-    try domain.withParticipant { (participant) throws(Failure) in
+  public func forEach(_ body: (Key, Value) -> Void) {
+    domain.withParticipant { participant in
       var table = currentTable
       while table.next != nil {
         helpCopy(table, copyAll: true, participant)
@@ -160,7 +160,7 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
         // The newest value, wherever a later copy moved it.
         let word = lookupWord(boxed.key, hash: boxed.hash, participant)
         guard let raw = UnsafeRawPointer(bitPattern: word) else { continue }
-        try body(boxed.key, Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue())
+        body(boxed.key, Unmanaged<Value>.fromOpaque(raw).takeUnretainedValue())
       }
     }
   }
@@ -272,16 +272,16 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
   }
 
   private static func boxedKey(_ word: UInt) -> BoxedKey {
-    Unmanaged<BoxedKey>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).takeUnretainedValue()
+    Unmanaged<BoxedKey>.fromOpaque(UnsafeRawPointer(bitPattern: SlotWord.keyPointer(word))!).takeUnretainedValue()
   }
 
   @inline(__always)
   private func keyMatches(_ word: UInt, _ key: Key, hash: Int, box: UInt) -> Bool {
     if word == box && box != 0 { return true }
-    guard SlotWord.isKey(word) else { return false }
-    return Unmanaged<BoxedKey>.fromOpaque(UnsafeRawPointer(bitPattern: word)!)._withUnsafeGuaranteedRef {
-      $0.hash == hash && $0.key == key
-    }
+    // The hash tag first: other keys are passed over without loading their box.
+    guard SlotWord.isKey(word), word & ~SlotWord.keyPointerMask == SlotWord.keyTag(hash) else { return false }
+    return Unmanaged<BoxedKey>.fromOpaque(UnsafeRawPointer(bitPattern: SlotWord.keyPointer(word))!)
+      ._withUnsafeGuaranteedRef { $0.hash == hash && $0.key == key }
   }
 
   private func update(_ key: Key, to newValue: UInt, expecting expected: Expectation) -> Value? {
@@ -364,7 +364,9 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
           default: break
           }
           if box == 0 {
-            box = UInt(bitPattern: Unmanaged.passRetained(BoxedKey(key, hash: hash)).toOpaque())
+            let pointer = UInt(bitPattern: Unmanaged.passRetained(BoxedKey(key, hash: hash)).toOpaque())
+            precondition(pointer & ~SlotWord.keyPointerMask == 0, "heap address above 48 bits")
+            box = pointer | SlotWord.keyTag(hash)
             madeBox = true
           }
           Self.retain(box)  // the slot's reference
@@ -554,11 +556,13 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     recordCopied(old, slots: 0)  // another thread may have finished without promoting
   }
 
+  /// Retains the object of a value or key word.
   private static func retain(_ word: UInt) {
-    _ = Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).retain()
+    _ = Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: SlotWord.keyPointer(word))!).retain()
   }
 
+  /// Releases the object of a value or key word.
   private static func release(_ word: UInt) {
-    Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: word)!).release()
+    Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: SlotWord.keyPointer(word))!).release()
   }
 }

@@ -3,7 +3,10 @@ import Synchronization
 /// Word encodings of a slot (the states of Click's NonBlockingHashMap, as tagged words).
 ///
 /// Key word: 0 = never used, `blocked` = never used and closed by a table copy, otherwise
-/// a `HashMapKey` pointer (+1 owned by the word). Once set, a key word never changes.
+/// a `HashMapKey` pointer (+1 owned by the word) with the top 16 bits of the key's hash in
+/// its top 16 bits (user-space pointers fit in 48 bits on x86-64 and arm64), so a probe
+/// passes over other keys without touching their boxes. Once set, a key word never
+/// changes.
 ///
 /// Value word: 0 = never had a value, `tombstone` = removed, a value pointer (+1 owned by
 /// the word), or *frozen* for a copy (`frozenBit`): frozen with a pointer = copy pending,
@@ -25,6 +28,11 @@ enum SlotWord {
   @inline(__always) static func isValue(_ word: UInt) -> Bool { word & tagMask == 0 && word != 0 }
   /// A key word holding a key.
   @inline(__always) static func isKey(_ word: UInt) -> Bool { word != empty && word != blocked }
+  static let keyPointerMask: UInt = (1 << 48) - 1
+  /// The bits of a key word that come from the hash.
+  @inline(__always) static func keyTag(_ hash: Int) -> UInt { UInt(bitPattern: hash) & ~keyPointerMask }
+  /// The `HashMapKey` pointer of a key word.
+  @inline(__always) static func keyPointer(_ word: UInt) -> UInt { word & keyPointerMask }
 }
 
 /// One open-addressing table of a `LockFreeHashMap`, in one allocation of atomic words:
@@ -73,7 +81,7 @@ struct ProbeTable: Equatable, @unchecked Sendable {
     for index in 0..<table.capacity {
       let key = table.keyWord(index)
       if SlotWord.isKey(key) {
-        Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: key)!).release()
+        Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: SlotWord.keyPointer(key))!).release()
       }
       let value = SlotWord.pointer(table.valueWord(index))
       if value != 0 { Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(bitPattern: value)!).release() }

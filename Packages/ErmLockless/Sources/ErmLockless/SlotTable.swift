@@ -137,7 +137,7 @@ public final class SlotTable<Object: AnyObject & Sendable>: @unchecked Sendable 
   private func lookup(_ number: Int32, generation: UInt64?) -> Object? {
     let index = Int(number)
     guard index >= 0 && index < capacity else { return nil }
-    return domain.withPinnedThread { () -> Object? in
+    return domain.withParticipant { _ -> Object? in
       while true {
         let before = state(index).pointee.load(ordering: .acquiring)
         guard before & State.mask == State.open else { return nil }
