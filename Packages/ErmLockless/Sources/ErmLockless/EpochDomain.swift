@@ -14,10 +14,12 @@ private let nextDomainID = Atomic<UInt64>(1)
 /// thread that found an object may still retain and use it after another thread removed
 /// it, and removed objects are freed once nobody can see them.
 ///
-/// Each thread has one record per domain (found through one pthread key); retired
-/// references wait on the retiring thread's record, where any thread's `collect` can
-/// reach them, so an idle or exited thread does not hold garbage back. `backlog` counts
-/// what waits: leak tests compare it with a baseline.
+/// Each thread has one record per domain (found through one pthread key). A thread
+/// gathers what it retires in a bag of up to `bagCapacity` objects, then seals the bag
+/// with the current epoch and pushes it on the domain's stack, where any thread's
+/// collection frees it once expired (as crossbeam-epoch does): collecting costs one step
+/// per bag, not per object. A thread's last bag is handed over when it exits. `backlog`
+/// counts what waits: leak tests compare it with a baseline.
 ///
 /// Thread-safe. Pinning nests. A thread that stays pinned holds back reclamation for
 /// everyone (memory grows, nothing breaks); `synchronize` waits for it.
@@ -26,13 +28,16 @@ public final class EpochDomain: @unchecked Sendable {
   public static let shared = EpochDomain()
 
   let id: UInt64
-  let globalEpoch = Atomic<UInt64>(0)
+  /// The global epoch and the sealed bags, shared with the thread records.
+  let shared = SealedBags()
   /// Head of the record list (`Unmanaged<EpochParticipant>` bits, +1 owned by the list).
   private let participants = Atomic<UInt>(0)
   private let participantCount = Atomic<Int>(0)
 
-  /// Retires between two collections of the retiring thread's own stack.
+  /// Retires between two collections by the retiring thread.
   static let collectInterval = 64
+  /// Retired objects a thread gathers before sealing them into a bag for collectors.
+  static let bagCapacity = 64
 
   public init() {
     id = nextDomainID.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -44,11 +49,17 @@ public final class EpochDomain: @unchecked Sendable {
     while node != 0 {
       let participant = Unmanaged<EpochParticipant>.fromOpaque(UnsafeRawPointer(bitPattern: node)!)
       let record = participant.takeUnretainedValue()
+      record.lockLocal()
       record.domainGone.store(true, ordering: .releasing)
-      _ = reclaim(record, upTo: .max)
+      let local = record.local
+      record.local = []
+      record.localCount.store(0, ordering: .relaxed)
+      record.unlockLocal()
+      for retired in local { retired.free(retired.object) }
       node = record.nextInDomain.load(ordering: .acquiring)
       participant.release()
     }
+    shared.freeAll()
   }
 
   // MARK: Pinning
@@ -77,7 +88,7 @@ public final class EpochDomain: @unchecked Sendable {
   @inline(__always)
   func pin(_ participant: EpochParticipant) {
     if participant.depth == 0 {
-      let epoch = globalEpoch.load(ordering: .relaxed)
+      let epoch = shared.epoch.load(ordering: .relaxed)
       #if arch(x86_64)
       // A locked exchange is a full barrier on x86 and cheaper than `mfence` (crossbeam
       // does the same); release so a collector that reads it sees our earlier pins' reads.
@@ -136,7 +147,7 @@ public final class EpochDomain: @unchecked Sendable {
       node = record.nextInDomain.load(ordering: .acquiring)
     }
     let index = participantCount.wrappingAdd(1, ordering: .relaxed).oldValue
-    let record = EpochParticipant(index: index, domainID: id)
+    let record = EpochParticipant(index: index, domainID: id, bags: shared)
     let bits = UInt(bitPattern: Unmanaged.passRetained(record).toOpaque())
     var head = participants.load(ordering: .relaxed)
     while true {
@@ -180,12 +191,9 @@ public final class EpochDomain: @unchecked Sendable {
 
   private func retire(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void,
                       participant: EpochParticipant) {
-    // Tag with an epoch read after the object became unreachable (the caller's unlink).
-    atomicMemoryFence(ordering: .sequentiallyConsistent)
-    let epoch = globalEpoch.load(ordering: .sequentiallyConsistent)
-    let node = UnsafeMutablePointer<RetiredReference>.allocate(capacity: 1)
-    node.initialize(to: RetiredReference(object: object, free: free, epoch: epoch, next: nil))
-    participant.pushRetired(first: node, last: node, count: 1)
+    participant.local.append(RetiredObject(object: object, free: free))
+    participant.localCount.store(participant.local.count, ordering: .relaxed)
+    if participant.local.count >= Self.bagCapacity { seal(participant) }
     participant.retiresSinceCollect += 1
     // Collect unpinned: a thread pinned at an older epoch would block its own advance
     // (a pinned retire collects when its outermost pin ends, in `unpin`).
@@ -194,24 +202,25 @@ public final class EpochDomain: @unchecked Sendable {
     }
   }
 
-  /// Every `collectInterval` retires: advance the epoch if possible and free this
-  /// thread's expired references, everyone's every fourth time (idle and exited threads).
+  /// Seals `participant`'s retired objects with an epoch read after they became
+  /// unreachable (the callers' unlinks), so the bag is never freed too early.
+  private func seal(_ participant: EpochParticipant) {
+    atomicMemoryFence(ordering: .sequentiallyConsistent)
+    participant.seal(epoch: shared.epoch.load(ordering: .sequentiallyConsistent))
+  }
+
+  /// Every `collectInterval` retires: advance the epoch if possible and free the sealed
+  /// bags whose grace period has passed.
   private func collectPeriodically(_ participant: EpochParticipant) {
     participant.retiresSinceCollect = 0
-    participant.collections &+= 1
-    let global = tryAdvance()
-    if participant.collections & 3 == 0 {
-      forEachParticipant { _ = reclaim($0, upTo: global) }
-    } else {
-      _ = reclaim(participant, upTo: global)
-    }
+    reclaim(upTo: tryAdvance())
   }
 
   /// Moves the global epoch on if every pinned thread has seen the current one.
   /// - Returns: the global epoch afterwards.
   @discardableResult
   func tryAdvance() -> UInt64 {
-    let epoch = globalEpoch.load(ordering: .sequentiallyConsistent)
+    let epoch = shared.epoch.load(ordering: .sequentiallyConsistent)
     atomicMemoryFence(ordering: .sequentiallyConsistent)
     var node = participants.load(ordering: .acquiring)
     while node != 0 {
@@ -221,70 +230,74 @@ public final class EpochDomain: @unchecked Sendable {
       if state & 1 == 1 && state >> 1 != epoch { return epoch }
       node = record.nextInDomain.load(ordering: .acquiring)
     }
-    let (exchanged, current) = globalEpoch.compareExchange(
+    let (exchanged, current) = shared.epoch.compareExchange(
       expected: epoch, desired: epoch + 1, ordering: .acquiringAndReleasing)
     return exchanged ? epoch + 1 : current
   }
 
-  /// Releases the references on `record`'s stack retired at least two epochs before
-  /// `global`; puts the others back. Returns how many were released.
-  private func reclaim(_ record: EpochParticipant, upTo global: UInt64) -> Int {
-    var node = UnsafeMutablePointer<RetiredReference>(
-      bitPattern: record.retired.exchange(0, ordering: .acquiring))
-    var keptFirst: UnsafeMutablePointer<RetiredReference>?
-    var keptLast: UnsafeMutablePointer<RetiredReference>?
+  /// Frees the objects of every sealed bag at least two epochs older than `global`; puts
+  /// the other bags back. Returns how many objects were freed.
+  @discardableResult
+  private func reclaim(upTo global: UInt64) -> Int {
+    var bag = shared.takeAll()
+    var keptFirst: SealedBag?
+    var keptLast: SealedBag?
     var kept = 0
-    var released = 0
-    var toFree: [(UnsafeMutableRawPointer, @convention(c) (UnsafeMutableRawPointer) -> Void)] = []
-    while let current = node {
-      node = current.pointee.next
-      if global == .max || current.pointee.epoch &+ 2 <= global {
-        toFree.append((current.pointee.object, current.pointee.free))
-        current.deallocate()
-        released += 1
+    var expired: [SealedBag] = []
+    while let current = bag {
+      bag = current.next
+      current.next = nil
+      if current.epoch &+ 2 <= global {
+        expired.append(current)
       } else {
-        current.pointee.next = nil
-        if let last = keptLast { last.pointee.next = current } else { keptFirst = current }
+        if let last = keptLast { last.next = current } else { keptFirst = current }
         keptLast = current
-        kept += 1
+        kept += current.objects.count
       }
     }
     if let keptFirst, let keptLast {
-      record.pending.wrappingAdd(-kept, ordering: .relaxed)  // pushRetired adds them again
-      record.pushRetired(first: keptFirst, last: keptLast, count: kept)
+      shared.pending.wrappingSubtract(kept, ordering: .relaxed)  // push adds them again
+      shared.push(first: keptFirst, last: keptLast, count: kept)
     }
-    record.pending.wrappingAdd(-released, ordering: .relaxed)
-    // Freed last: a deinit may retire more (into any record), after our bookkeeping.
-    for (object, free) in toFree { free(object) }
-    return released
+    var freed = 0
+    for current in expired { freed += current.objects.count }
+    shared.pending.wrappingSubtract(freed, ordering: .relaxed)
+    // Freed last: a deinit may retire more, after our bookkeeping.
+    for current in expired {
+      for retired in current.objects { retired.free(retired.object) }
+    }
+    return freed
   }
 
-  /// Frees what can be freed now: advances the epoch if possible and releases every
-  /// retired reference whose grace period has passed, on all threads' records.
-  /// - Returns: how many references were released.
+  /// Frees what can be freed now: seals this thread's retired objects, advances the
+  /// epoch if possible and frees every sealed bag whose grace period has passed.
+  /// - Returns: how many objects were freed.
   @discardableResult
   public func collect() -> Int {
-    let global = tryAdvance()
-    var released = 0
-    forEachParticipant { released += reclaim($0, upTo: global) }
-    return released
+    participant()._withUnsafeGuaranteedRef { seal($0) }
+    return reclaim(upTo: tryAdvance())
   }
 
   /// Waits until every thread pinned at the call has unpinned (a grace period, like
-  /// `synchronize_rcu`), then releases everything retired before the call. Blocks while
-  /// another thread stays pinned; must not be called while this thread is pinned.
+  /// `synchronize_rcu`), then frees what this thread and exited threads retired before
+  /// the call (other running threads may each hold up to `bagCapacity - 1` objects back
+  /// until they retire more, call `collect`, or exit). Blocks while another thread stays
+  /// pinned; must not be called while this thread is pinned.
   public func synchronize() {
-    precondition(participant()._withUnsafeGuaranteedRef { $0.depth } == 0, "synchronize() called while pinned")
-    let target = globalEpoch.load(ordering: .sequentiallyConsistent) + 2
+    participant()._withUnsafeGuaranteedRef { participant in
+      precondition(participant.depth == 0, "synchronize() called while pinned")
+      seal(participant)
+    }
+    let target = shared.epoch.load(ordering: .sequentiallyConsistent) + 2
     while tryAdvance() < target { sched_yield() }
     collect()
   }
 
-  /// Retired references not released yet (all threads). Exact when no thread is retiring
-  /// or collecting.
+  /// Retired objects not freed yet (all threads, sealed or not). Exact when no thread is
+  /// retiring or collecting.
   public var backlog: Int {
-    var total = 0
-    forEachParticipant { total += $0.pending.load(ordering: .relaxed) }
+    var total = shared.pending.load(ordering: .relaxed)
+    forEachParticipant { total += $0.localCount.load(ordering: .relaxed) }
     return total
   }
 

@@ -4,64 +4,141 @@ import Synchronization
 import Glibc
 #endif
 
-/// One retired object waiting for its grace period: `free(object)` runs once the global
-/// epoch is two past `epoch` (for a class reference, `free` releases the +1 it owns).
-struct RetiredReference {
+/// One retired object: `free(object)` runs after its grace period (for a class
+/// reference, `free` releases the +1 it owns).
+struct RetiredObject {
   var object: UnsafeMutableRawPointer
   var free: @convention(c) (UnsafeMutableRawPointer) -> Void
-  var epoch: UInt64
-  var next: UnsafeMutablePointer<RetiredReference>?
+}
+
+/// Up to `EpochDomain.bagCapacity` retired objects, sealed with an epoch read after the
+/// last of them was retired: all can be freed once the global epoch is two past it.
+final class SealedBag: @unchecked Sendable {
+  let epoch: UInt64
+  let objects: [RetiredObject]
+  /// Next bag on the stack; set before the bag is published.
+  var next: SealedBag?
+
+  init(epoch: UInt64, objects: [RetiredObject]) {
+    self.epoch = epoch
+    self.objects = objects
+  }
+}
+
+/// What a domain shares with its thread records: the global epoch and the stack of
+/// sealed bags (any thread pushes, any collector takes the whole stack). Records hold it
+/// rather than the domain, so a thread that exits after the domain is gone can still
+/// hand its last bag over (freed with this object).
+final class SealedBags: @unchecked Sendable {
+  /// The global epoch.
+  let epoch = Atomic<UInt64>(0)
+  /// `Unmanaged<SealedBag>` bits of the top bag (+1 owned by the stack).
+  private let head = Atomic<UInt>(0)
+  /// Objects in the bags on the stack.
+  let pending = Atomic<Int>(0)
+
+  deinit { freeAll() }
+
+  /// Pushes the chain `first ... last` (linked through `next`) holding `count` objects.
+  func push(first: SealedBag, last: SealedBag, count: Int) {
+    pending.wrappingAdd(count, ordering: .relaxed)
+    let bits = UInt(bitPattern: Unmanaged.passRetained(first).toOpaque())
+    var current = head.load(ordering: .relaxed)
+    while true {
+      last.next = current == 0 ? nil
+        : Unmanaged<SealedBag>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).takeUnretainedValue()
+      let (exchanged, seen) = head.compareExchange(expected: current, desired: bits, ordering: .acquiringAndReleasing)
+      if exchanged {
+        // The stack's reference to the old top now lives in `last.next`.
+        if current != 0 { Unmanaged<SealedBag>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).release() }
+        return
+      }
+      current = seen
+    }
+  }
+
+  /// Takes every bag off the stack (linked through `next`).
+  func takeAll() -> SealedBag? {
+    let bits = head.exchange(0, ordering: .acquiringAndReleasing)
+    guard let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+    return Unmanaged<SealedBag>.fromOpaque(raw).takeRetainedValue()
+  }
+
+  /// Frees every object on the stack, whatever its epoch (no thread can see them).
+  func freeAll() {
+    var bag = takeAll()
+    while let current = bag {
+      pending.wrappingSubtract(current.objects.count, ordering: .relaxed)
+      for retired in current.objects { retired.free(retired.object) }
+      bag = current.next
+      current.next = nil  // no deep recursion of deinits down a long chain
+    }
+  }
 }
 
 /// A thread's record in one `EpochDomain`.
 ///
-/// `state` is `epoch << 1 | pinned`, written by the owning thread only. Retired references
-/// go on `retired`, a stack the owner pushes to and any collector takes whole, so garbage
-/// of an idle or exited thread is still freed by others. A record outlives its thread and
-/// is reused by the next thread that joins the domain (`owned`).
+/// `state` is `epoch << 1 | pinned`, written by the owning thread only. Retired objects
+/// collect in `local` (owner only) and go to the domain's `bags` in sealed bags of up to
+/// `bagCapacity`, where any collector can free them. A record outlives its thread and is
+/// reused by the next thread that joins the domain (`owned`).
 final class EpochParticipant: @unchecked Sendable {
   let index: Int
   let domainID: UInt64
+  let bags: SealedBags
   let state = Atomic<UInt64>(0)
   let owned = Atomic<Bool>(true)
   /// Set when the domain is gone, so thread records drop their entry.
   let domainGone = Atomic<Bool>(false)
-  /// Head of the retired stack (`UnsafeMutablePointer<RetiredReference>` bits, 0 = empty).
-  let retired = Atomic<UInt>(0)
-  /// Retired references on `retired` that are not freed yet.
-  let pending = Atomic<Int>(0)
   /// Next record in the domain's list; set once, before the record is published.
   let nextInDomain = Atomic<UInt>(0)
+  /// `local.count`, readable by other threads (for `backlog`).
+  let localCount = Atomic<Int>(0)
+  /// Held by the domain's deinit and by thread exit, the two non-owners of `local`.
+  let localLock = Atomic<Bool>(false)
 
   // Owner-thread-only fields (handed over through `owned`, acquire/release).
+  var local: [RetiredObject] = []
   var depth = 0
   var retiresSinceCollect = 0
   var collections = 0
 
-  init(index: Int, domainID: UInt64) {
+  init(index: Int, domainID: UInt64, bags: SealedBags) {
     self.index = index
     self.domainID = domainID
+    self.bags = bags
+    local.reserveCapacity(EpochDomain.bagCapacity)
   }
 
-  /// Pushes a chain `first ... last` (already linked) on the retired stack.
-  func pushRetired(first: UnsafeMutablePointer<RetiredReference>,
-                   last: UnsafeMutablePointer<RetiredReference>, count: Int) {
-    pending.wrappingAdd(count, ordering: .relaxed)
-    var head = retired.load(ordering: .relaxed)
-    while true {
-      last.pointee.next = UnsafeMutablePointer(bitPattern: head)
-      let (exchanged, current) = retired.compareExchange(
-        expected: head, desired: UInt(bitPattern: first), ordering: .releasing)
-      if exchanged { return }
-      head = current
+  /// Moves `local` into a bag sealed with `epoch` on the domain's stack.
+  func seal(epoch: UInt64) {
+    guard !local.isEmpty else { return }
+    let bag = SealedBag(epoch: epoch, objects: local)
+    local = []
+    local.reserveCapacity(EpochDomain.bagCapacity)
+    localCount.store(0, ordering: .relaxed)
+    bags.push(first: bag, last: bag, count: bag.objects.count)
+  }
+
+  func lockLocal() {
+    while !localLock.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+      sched_yield()
     }
   }
 
-  /// Called on the owning thread's exit: the record becomes free for the next thread; its
-  /// retired references stay for any collector.
+  func unlockLocal() { localLock.store(false, ordering: .releasing) }
+
+  /// Called on the owning thread's exit: hands its retired objects to the domain and
+  /// frees the record for the next thread.
   func threadExited() {
     depth = 0
     state.store(state.load(ordering: .relaxed) & ~1, ordering: .releasing)
+    lockLocal()
+    if !domainGone.load(ordering: .acquiring) {
+      atomicMemoryFence(ordering: .sequentiallyConsistent)
+      seal(epoch: bags.epoch.load(ordering: .sequentiallyConsistent))
+    }
+    unlockLocal()
     owned.store(false, ordering: .releasing)
   }
 }
