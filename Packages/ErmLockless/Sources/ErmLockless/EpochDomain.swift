@@ -239,32 +239,37 @@ public final class EpochDomain: @unchecked Sendable {
   /// the other bags back. Returns how many objects were freed.
   @discardableResult
   private func reclaim(upTo global: UInt64) -> Int {
-    var bag = shared.takeAll()
+    var bits = shared.takeAll()
     var keptFirst: SealedBag?
     var keptLast: SealedBag?
     var kept = 0
     var expired: [SealedBag] = []
-    while let current = bag {
-      bag = current.next
-      current.next = nil
-      if current.epoch &+ 2 <= global {
-        expired.append(current)
+    while bits != 0 {
+      let (bag, next) = SealedBags.unlink(bits)
+      bits = next
+      if bag.epoch &+ 2 <= global {
+        expired.append(bag)
       } else {
-        if let last = keptLast { last.next = current } else { keptFirst = current }
-        keptLast = current
-        kept += current.objects.count
+        // Chain it (each link owns a +1 on the bag it points to).
+        if let last = keptLast {
+          last.next = UInt(bitPattern: Unmanaged.passRetained(bag).toOpaque())
+        } else {
+          keptFirst = bag
+        }
+        keptLast = bag
+        kept += bag.objects.count
       }
     }
     if let keptFirst, let keptLast {
       shared.pending.wrappingSubtract(kept, ordering: .relaxed)  // push adds them again
-      shared.push(first: keptFirst, last: keptLast, count: kept)
+      shared.push(first: Unmanaged.passRetained(keptFirst), last: keptLast, count: kept)
     }
     var freed = 0
-    for current in expired { freed += current.objects.count }
+    for bag in expired { freed += bag.objects.count }
     shared.pending.wrappingSubtract(freed, ordering: .relaxed)
     // Freed last: a deinit may retire more, after our bookkeeping.
-    for current in expired {
-      for retired in current.objects { retired.free(retired.object) }
+    for bag in expired {
+      for retired in bag.objects { retired.free(retired.object) }
     }
     return freed
   }

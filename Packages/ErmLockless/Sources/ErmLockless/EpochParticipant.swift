@@ -16,8 +16,9 @@ struct RetiredObject {
 final class SealedBag: @unchecked Sendable {
   let epoch: UInt64
   let objects: [RetiredObject]
-  /// Next bag on the stack; set before the bag is published.
-  var next: SealedBag?
+  /// The next bag on a stack or chain (`Unmanaged<SealedBag>` bits, +1 owned by this
+  /// link). Written only before the bag is published, or by whoever took the chain.
+  var next: UInt = 0
 
   init(epoch: UInt64, objects: [RetiredObject]) {
     self.epoch = epoch
@@ -25,10 +26,11 @@ final class SealedBag: @unchecked Sendable {
   }
 }
 
-/// What a domain shares with its thread records: the global epoch and the stack of
-/// sealed bags (any thread pushes, any collector takes the whole stack). Records hold it
-/// rather than the domain, so a thread that exits after the domain is gone can still
-/// hand its last bag over (freed with this object).
+/// What a domain shares with its thread records: the global epoch and a Treiber stack of
+/// sealed bags (any thread pushes, a collector takes the whole stack at once, so no node
+/// is ever popped alone and there is no ABA). Records hold this rather than the domain,
+/// so a thread that exits after the domain is gone can still hand its last bag over
+/// (freed with this object).
 final class SealedBags: @unchecked Sendable {
   /// The global epoch.
   let epoch = Atomic<UInt64>(0)
@@ -39,39 +41,39 @@ final class SealedBags: @unchecked Sendable {
 
   deinit { freeAll() }
 
-  /// Pushes the chain `first ... last` (linked through `next`) holding `count` objects.
-  func push(first: SealedBag, last: SealedBag, count: Int) {
+  /// Pushes a chain `first ... last` (linked through `next`, +1 on `first` handed over)
+  /// holding `count` objects. The top is never dereferenced: a collector may be freeing it.
+  func push(first: Unmanaged<SealedBag>, last: SealedBag, count: Int) {
     pending.wrappingAdd(count, ordering: .relaxed)
-    let bits = UInt(bitPattern: Unmanaged.passRetained(first).toOpaque())
+    let bits = UInt(bitPattern: first.toOpaque())
     var current = head.load(ordering: .relaxed)
     while true {
-      last.next = current == 0 ? nil
-        : Unmanaged<SealedBag>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).takeUnretainedValue()
+      last.next = current  // the stack's +1 on the old top moves into this link
       let (exchanged, seen) = head.compareExchange(expected: current, desired: bits, ordering: .acquiringAndReleasing)
-      if exchanged {
-        // The stack's reference to the old top now lives in `last.next`.
-        if current != 0 { Unmanaged<SealedBag>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).release() }
-        return
-      }
+      if exchanged { return }
       current = seen
     }
   }
 
-  /// Takes every bag off the stack (linked through `next`).
-  func takeAll() -> SealedBag? {
-    let bits = head.exchange(0, ordering: .acquiringAndReleasing)
-    guard let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
-    return Unmanaged<SealedBag>.fromOpaque(raw).takeRetainedValue()
+  /// Takes every bag off the stack: the bits of the first (+1 owned by the caller).
+  func takeAll() -> UInt { head.exchange(0, ordering: .acquiringAndReleasing) }
+
+  /// Takes ownership of the bag at `bits` and of its link: returns it and its successor.
+  static func unlink(_ bits: UInt) -> (bag: SealedBag, next: UInt) {
+    let bag = Unmanaged<SealedBag>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeRetainedValue()
+    let next = bag.next
+    bag.next = 0
+    return (bag, next)
   }
 
   /// Frees every object on the stack, whatever its epoch (no thread can see them).
   func freeAll() {
-    var bag = takeAll()
-    while let current = bag {
-      pending.wrappingSubtract(current.objects.count, ordering: .relaxed)
-      for retired in current.objects { retired.free(retired.object) }
-      bag = current.next
-      current.next = nil  // no deep recursion of deinits down a long chain
+    var bits = takeAll()
+    while bits != 0 {
+      let (bag, next) = Self.unlink(bits)
+      pending.wrappingSubtract(bag.objects.count, ordering: .relaxed)
+      for retired in bag.objects { retired.free(retired.object) }
+      bits = next
     }
   }
 }
@@ -117,7 +119,7 @@ final class EpochParticipant: @unchecked Sendable {
     local = []
     local.reserveCapacity(EpochDomain.bagCapacity)
     localCount.store(0, ordering: .relaxed)
-    bags.push(first: bag, last: bag, count: bag.objects.count)
+    bags.push(first: Unmanaged.passRetained(bag), last: bag, count: bag.objects.count)
   }
 
   func lockLocal() {

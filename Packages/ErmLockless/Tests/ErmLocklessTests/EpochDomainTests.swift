@@ -124,4 +124,24 @@ final class EpochDomainTests: XCTestCase {
     Unmanaged<TrackedValue>.fromOpaque(UnsafeRawPointer(bitPattern: slot.load(ordering: .acquiring))!).release()
     XCTAssertEqual(counter.live, 0)
   }
+
+  /// Threads seal bags while others collect, which takes the whole stack of bags: a
+  /// push must never touch a bag a collector is freeing. (`collect` seals the caller's
+  /// bag, so every round here pushes a bag and takes the stack; more threads than cores
+  /// get preempted inside the push.)
+  func testSealingRacesCollectingWithoutUseAfterFree() {
+    let domain = EpochDomain()
+    let counter = InstanceCounter()
+    let perThread = scaled(20_000)
+    runThreads(8) { _ in
+      for key in 0..<perThread {
+        domain.retire(TrackedValue(key: key, counter: counter))
+        domain.collect()
+      }
+    }
+    domain.synchronize()
+    XCTAssertEqual(domain.backlog, 0)
+    XCTAssertEqual(counter.live, 0)
+    XCTAssertEqual(counter.created.load(ordering: .relaxed), 8 * perThread)
+  }
 }
