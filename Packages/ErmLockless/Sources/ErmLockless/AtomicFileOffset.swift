@@ -7,7 +7,7 @@ import SystemPackage
 /// threads reading or writing through one descriptor get distinct, adjacent byte ranges:
 /// `claim` moves the offset past the range a call will transfer, atomically, and returns
 /// where that range starts. `seek` gives `lseek` semantics.
-public struct AtomicFileOffset: ~Copyable, @unchecked Sendable {
+public struct AtomicFileOffset: ~Copyable, Sendable {
   private let offset: Atomic<Int64>
 
   public init(_ initial: Int64 = 0) {

@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// Orderings: `release` is acquire-release, so everything done under every reference
 /// happens before the code that runs after the last release (the "free").
-public struct AtomicReferenceCount: ~Copyable, @unchecked Sendable {
+public struct AtomicReferenceCount: ~Copyable, Sendable {
   private let count: Atomic<Int>
 
   /// - Parameter initial: references held at creation (default 1, the creator's).

@@ -23,7 +23,7 @@ private let nextDomainID = Atomic<UInt64>(1)
 ///
 /// Thread-safe. Pinning nests. A thread that stays pinned holds back reclamation for
 /// everyone (memory grows, nothing breaks); `synchronize` waits for it.
-public final class EpochDomain: @unchecked Sendable {
+public final class EpochDomain: Sendable {
   /// The process-wide domain, used by structures that are not given one.
   public static let shared = EpochDomain()
 

@@ -31,7 +31,7 @@ final class SealedBag: @unchecked Sendable {
 /// is ever popped alone and there is no ABA). Records hold this rather than the domain,
 /// so a thread that exits after the domain is gone can still hand its last bag over
 /// (freed with this object).
-final class SealedBags: @unchecked Sendable {
+final class SealedBags: Sendable {
   /// The global epoch.
   let epoch = Atomic<UInt64>(0)
   /// `Unmanaged<SealedBag>` bits of the top bag (+1 owned by the stack).

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Under concurrency "lowest" means: every lower number was seen taken during the scan
 /// (a number freed behind the scan may be passed over, as if the free came later).
-final class FreeSlotBitmap: @unchecked Sendable {
+final class FreeSlotBitmap: Sendable {
   let capacity: Int
   private let words: AtomicWords
   private let summary: AtomicWords

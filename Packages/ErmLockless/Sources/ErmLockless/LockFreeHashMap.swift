@@ -18,7 +18,7 @@ import Synchronization
 /// consistent: a key present for the whole walk is visited exactly once, with a value it
 /// had during the walk; keys added or removed meanwhile may or may not be. `count` is
 /// exact when no update is running, an estimate otherwise.
-public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & Sendable>: @unchecked Sendable {
+public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & Sendable>: Sendable {
   private typealias BoxedKey = HashMapKey<Key>
 
   /// What the slot must hold for an update to happen (Click's expected-value argument).

@@ -39,7 +39,7 @@ private enum SlotState {
 ///
 /// Thread-safe. `install` and `cancel` take a number `reserve` returned (a programming
 /// error otherwise: precondition failure); lookups of bad numbers just answer nil.
-public final class SlotTable<Object: AnyObject & Sendable>: @unchecked Sendable {
+public final class SlotTable<Object: AnyObject & Sendable>: Sendable {
   private typealias State = SlotState
 
   /// Most slots open at once.
