@@ -156,4 +156,39 @@ final class HashMapRaceTests: XCTestCase {
     XCTAssertEqual(failures.value, 0)
     XCTAssertGreaterThan(map.statistics.completedCopies, 10)
   }
+
+  /// A snapshot taken while other threads churn other keys and copy the table visits each
+  /// key that stays present exactly once (the weak consistency `forEach` documents).
+  func testSnapshotDuringCopiesVisitsEveryStableKeyOnce() {
+    let map = LockFreeHashMap<Int, TrackedValue>(minimumCapacity: 8, domain: EpochDomain())
+    let counter = InstanceCounter()
+    let stable = 200
+    for key in 0..<stable { map.insertIfAbsent(TrackedValue(key: key, counter: counter), forKey: key) }
+    let failures = FailureCount()
+    let done = Atomic<Int>(0)
+    let rounds = scaled(20_000)
+    runThreads(4) { thread in
+      if thread < 2 {
+        for round in 0..<rounds {
+          let key = 1_000_000 * (thread + 1) + round
+          map.insertIfAbsent(TrackedValue(key: key, counter: counter), forKey: key)
+          map.remove(key)
+          if round % 2_000 == 0 { map.compact() }
+        }
+        done.wrappingAdd(1, ordering: .releasing)
+      } else {
+        repeat {
+          var seen = [Int](repeating: 0, count: stable)
+          map.forEach { key, value in
+            if value.key != key || !value.isSound { failures.record() }
+            if key < stable { seen[key] += 1 }
+          }
+          if seen.contains(where: { $0 != 1 }) { failures.record() }
+        } while done.load(ordering: .acquiring) < 2
+      }
+    }
+    XCTAssertEqual(failures.value, 0)
+    XCTAssertEqual(map.count, stable)
+  }
 }
+

@@ -183,4 +183,34 @@ final class SlotTableTests: XCTestCase {
     XCTAssertEqual(counter.created.load(ordering: .relaxed), 4 * cycles)
     XCTAssertEqual(try table.reserve().number, 0)
   }
+
+  /// Threads race to remove the same numbers: each object is handed to exactly one of
+  /// them, and freed once.
+  func testRacingRemovesHandOutEachObjectOnce() throws {
+    let domain = EpochDomain()
+    let counter = InstanceCounter()
+    let table = SlotTable<SlotObject>(capacity: 16, domain: domain)
+    let rounds = scaled(5_000)
+    let removed = Atomic<Int>(0)
+    let opened = Atomic<Int>(0)
+    runThreads(4) { thread in
+      for _ in 0..<rounds {
+        if thread == 0 {
+          if let handle = try? table.reserve() {
+            table.install(SlotObject(handle, counter: counter), at: handle.number)
+            opened.wrappingAdd(1, ordering: .relaxed)
+          }
+        } else {
+          for number in Int32(0)..<16 where table.remove(number) != nil {
+            removed.wrappingAdd(1, ordering: .relaxed)
+          }
+        }
+      }
+    }
+    XCTAssertEqual(opened.load(ordering: .relaxed), removed.load(ordering: .relaxed) + table.count)
+    for number in Int32(0)..<16 { _ = table.remove(number) }
+    domain.synchronize()
+    XCTAssertEqual(counter.live, 0)
+  }
 }
+
