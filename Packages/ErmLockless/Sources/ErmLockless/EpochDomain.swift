@@ -88,7 +88,10 @@ public final class EpochDomain: Sendable {
   @inline(__always)
   func pin(_ participant: EpochParticipant) {
     if participant.depth == 0 {
-      let epoch = shared.epoch.load(ordering: .relaxed)
+      // Sequentially consistent (a plain load on x86): with the retirer's fence and
+      // epoch load it puts our fence after theirs whenever we read a later epoch, so a
+      // reader pinned at e + 1 cannot still see an object retired at e.
+      let epoch = shared.epoch.load(ordering: .sequentiallyConsistent)
       #if arch(x86_64)
       // A locked exchange is a full barrier on x86 and cheaper than `mfence` (crossbeam
       // does the same); release so a collector that reads it sees our earlier pins' reads.

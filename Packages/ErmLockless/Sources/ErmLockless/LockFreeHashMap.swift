@@ -179,8 +179,9 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     domain.withParticipant { participant in
       let table = currentTable
       if table.next == nil {
+        let live = count
         var capacity = minimumCapacity
-        while capacity < count * 4 { capacity <<= 1 }
+        while capacity < live * 4 { capacity <<= 1 }
         let fresh = ProbeTable.allocate(capacity: capacity)
         if !table.installNext(fresh).installed { ProbeTable.destroy(UnsafeMutableRawPointer(fresh.words)) }
       }
