@@ -68,4 +68,26 @@ final class FileOffsetTests: XCTestCase {
     XCTAssertThrowsError(try offset.claim(2)) { XCTAssertEqual($0 as? Errno, .fileTooLarge) }
     XCTAssertEqual(offset.current, .max - 1)
   }
+
+  /// Threads reading one descriptor up to the end of a file split it between them: the
+  /// ranges are disjoint, cover the file exactly, and the offset stops at its size.
+  func testConcurrentReadsToTheEndSplitTheFile() {
+    final class Shared: @unchecked Sendable { let offset = AtomicFileOffset() }
+    let shared = Shared()
+    let size: Int64 = Int64(scaled(200_000))
+    let claimed = Atomic<Int>(0)
+    let failures = FailureCount()
+    runThreads(4) { thread in
+      while true {
+        guard let range = try? shared.offset.claim(1 + thread * 7, limit: size) else { failures.record(); return }
+        if range.isEmpty { return }
+        if range.upperBound > size { failures.record() }
+        claimed.wrappingAdd(range.count, ordering: .relaxed)
+      }
+    }
+    XCTAssertEqual(failures.value, 0)
+    XCTAssertEqual(Int64(claimed.load(ordering: .relaxed)), size)
+    XCTAssertEqual(shared.offset.current, size)
+  }
 }
+
