@@ -6,9 +6,12 @@ import SystemPackage
 /// Numbers are reused (lowest free first); the generation is not, so a handle kept past a
 /// `remove` never reaches the object that reuses its number.
 public struct SlotHandle: Hashable, Sendable, CustomStringConvertible {
+  /// The slot (descriptor) number, what POSIX callers see.
   public let number: Int32
+  /// Bumped each time the number is reserved; never reused.
   public let generation: UInt64
 
+  /// A handle from its parts (as `reserve` or `handle(for:)` returned them).
   public init(number: Int32, generation: UInt64) {
     self.number = number
     self.generation = generation
