@@ -5,7 +5,7 @@ PACKAGES := $(patsubst %/Package.swift,%,$(sort $(wildcard Packages/*/Package.sw
 TOOL     := Tools/.build/release/ermfs-tool
 DEMO_ARGS ?=
 
-.PHONY: all deps build test test-packages test-integration run bench clean
+.PHONY: all deps build test test-packages test-sanitizers test-integration run bench clean
 
 all: build
 
@@ -17,11 +17,21 @@ build: deps
 	  echo "== build $$p"; $(SWIFT) build --package-path $$p || exit 1; done
 	@echo "== build Tools (release)"; $(SWIFT) build -c release --package-path Tools
 
-test: deps test-packages test-integration
+test: deps test-packages test-sanitizers test-integration
 
 test-packages:
 	@for p in $(PACKAGES); do \
 	  echo "== test $$p"; $(SWIFT) test --package-path $$p || exit 1; done
+
+# The lock-free structures again under ThreadSanitizer and AddressSanitizer (own build
+# folders; iterations x0.1). XCTest on Linux leaks its own test objects, so LeakSanitizer
+# is off: ErmLockless's leak tests count instances and the reclamation backlog instead.
+LOCKLESS := Packages/ErmLockless
+test-sanitizers:
+	@echo "== test $(LOCKLESS) (thread sanitizer)"; ERMLOCKLESS_TEST_SCALE=0.1 TSAN_OPTIONS=halt_on_error=1 \
+	  $(SWIFT) test --package-path $(LOCKLESS) --scratch-path $(LOCKLESS)/.build-tsan --sanitize=thread
+	@echo "== test $(LOCKLESS) (address sanitizer)"; ERMLOCKLESS_TEST_SCALE=0.1 ASAN_OPTIONS=detect_leaks=0 \
+	  $(SWIFT) test --package-path $(LOCKLESS) --scratch-path $(LOCKLESS)/.build-asan --sanitize=address
 
 test-integration: deps
 	@echo "== build Tools (release)"; $(SWIFT) build -c release --package-path Tools
@@ -38,3 +48,4 @@ bench: deps
 
 clean:
 	@for p in $(PACKAGES) Tools; do rm -rf $$p/.build; done
+	@rm -rf $(LOCKLESS)/.build-tsan $(LOCKLESS)/.build-asan
