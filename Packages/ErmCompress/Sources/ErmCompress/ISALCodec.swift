@@ -3,9 +3,10 @@ import CErmISAL
 /// The ISA-L backend (igzip): the fastest compressor and decompressor here, levels 0...3.
 ///
 /// ISA-L writes whole members (`isal_deflate_stateless` with gzip framing). To read, the
-/// header is parsed in Swift, ISA-L inflates the raw deflate data only, and the trailer's
-/// CRC-32 and ISIZE are checked here: ISA-L is never trusted with the checksum (its
-/// one-shot inflate has been reported to skip the check on some inputs).
+/// header is parsed in Swift, ISA-L inflates the raw deflate data only
+/// (`isal_inflate_stateless`), and the decoded length, CRC-32 and ISIZE are checked here:
+/// ISA-L is never trusted with the checksum (its one-shot inflate has been reported to
+/// skip the check on some inputs, intel/isa-l#405).
 public struct ISALCodec: GzipCodec {
   public init() {}
 
@@ -43,7 +44,7 @@ public struct ISALCodec: GzipCodec {
   }
 
   /// Decompresses one member into `output`, which must be exactly its size, with this
-  /// thread's ISA-L inflate state. Wraps `isal_inflate` (raw deflate) and
+  /// thread's ISA-L inflate state. Wraps `isal_inflate_stateless` (raw deflate) and
   /// `crc32_gzip_refl`; the CRC-32 and ISIZE are checked here, not by ISA-L.
   public func decompressMember(
     _ member: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer

@@ -39,7 +39,7 @@ erm_isal_status erm_isal_gzip_compress(int level, const void *in, size_t in_len,
 /// computed or checked here: the caller checks the gzip trailer itself.
 /// On ERM_ISAL_OK, *in_used is the number of bytes the deflate stream occupies (the
 /// trailer starts there) and *out_len the bytes produced. Uses this thread's cached
-/// inflate state. Wraps `isal_inflate_reset` and `isal_inflate` (crc_flag ISAL_DEFLATE).
+/// inflate state. Wraps `isal_inflate_init` and `isal_inflate_stateless` (crc_flag ISAL_DEFLATE).
 erm_isal_status erm_isal_inflate_raw(const void *in, size_t in_len, size_t *in_used,
                                      void *out, size_t out_cap, size_t *out_len);
 
