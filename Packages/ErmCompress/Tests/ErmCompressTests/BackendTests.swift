@@ -51,6 +51,8 @@ import Testing
     #expect(gz.codec.name == "isal")
     #expect(gz.level == .fastest)
     #expect(gz.chunkSize == ChunkedGzip.defaultChunkSize)
+    #expect(gz.decoder.name == ChunkedGzip.defaultDecoder.rawValue)
+    #expect(ChunkedGzip(codec: ISALCodec()).decoder.name == "isal")  // the old initializer decodes with its codec
     #expect(try ChunkedGzip(backend: .libdeflate).level == .default)
     #expect(try ChunkedGzip(backend: .zlib, decoder: .libdeflate).decoder.name == "libdeflate")
     #expect(GzipBackend(name: "igzip") == .isal)
