@@ -9,7 +9,8 @@ private enum ChunkOutcome {
 }
 
 /// Compression and decompression spread over a `WorkerPool`, chunk by chunk. The stored
-/// bytes and the index are exactly those of the single-threaded calls.
+/// bytes and the index are those of the single-threaded calls (bit for bit with zlib and
+/// libdeflate; ISA-L's members may differ in encoding, never in content: gzip-backends.md).
 extension ChunkedGzip {
   /// Compresses `buffer[0..<logicalSize]` in place on `pool`, each chunk on whichever
   /// thread claims it; the calling thread works too. Afterwards the stored bytes are

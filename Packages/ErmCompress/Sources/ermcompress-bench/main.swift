@@ -97,8 +97,15 @@ func benchmark(corpusPath: String) throws {
     let pooled = try timeRuns(runs: options.runs, budget: options.budgetSeconds, prepare: { buffer.fill(from: corpus) }) {
       pooledIndex = try gz.compressInPlace(buffer.bytes, logicalSize: n, pool: pool)
     }
-    guard pooledIndex == index, memcmp(buffer.bytes.baseAddress!, stored, stored.count) == 0 else {
-      fail("\(backend) -\(level.rawValue): pooled compression differs from single-threaded")
+    // Every pooled result must read back as the corpus; zlib and libdeflate must also give
+    // the very bytes of the single-threaded run (ISA-L's output varies with memory layout).
+    let pooledStored = Array(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<pooledIndex.storedSize]))
+    try pooledStored.withUnsafeBytes { s in try gz.read(0..<n, stored: s, index: pooledIndex, into: out.bytes) }
+    guard out.equals(corpus) else { fail("\(backend) -\(level.rawValue): pooled compression does not read back") }
+    if backend != .isal {
+      guard pooledIndex == index, pooledStored == stored else {
+        fail("\(backend) -\(level.rawValue): pooled compression differs from single-threaded")
+      }
     }
     let reads = try readRates(gz, corpus, stored: stored, index: index, out: out)
     let micros = try randomReadMicros(gz, stored: stored, index: index)

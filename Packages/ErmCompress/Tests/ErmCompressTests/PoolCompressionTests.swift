@@ -10,7 +10,29 @@ func mixedData(chunk: Int) -> [UInt8] {
   return data + TestData.random(chunk / 3, seed: 8)
 }
 
-/// Compression on the pool gives exactly the bytes and index of the single-threaded call.
+/// ISA-L's output is valid but not bit-for-bit reproducible (it varies with the memory
+/// layout: docs/decisions/gzip-backends.md); zlib's and libdeflate's is.
+func isReproducible(_ gz: ChunkedGzip) -> Bool { gz.codec.name != GzipBackend.isal.rawValue }
+
+/// `actual` is the stored file `expected` is: the same bytes and index for reproducible
+/// codecs; for ISA-L the same layout of chunks and the same data when read back.
+func expectSameStoredFile(
+  _ actual: (stored: [UInt8], index: ChunkIndex), _ expected: (stored: [UInt8], index: ChunkIndex),
+  of data: [UInt8], _ gz: ChunkedGzip, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
+  if isReproducible(gz) {
+    #expect(actual.index == expected.index, sourceLocation: sourceLocation)
+    expectSameBytes(actual.stored, expected.stored, sourceLocation: sourceLocation)
+  } else {
+    #expect(actual.index.entries.count == expected.index.entries.count, sourceLocation: sourceLocation)
+    #expect(actual.index.version == expected.index.version, sourceLocation: sourceLocation)
+    #expect(actual.index.storedSize == actual.stored.count, sourceLocation: sourceLocation)
+  }
+  expectSameBytes(try readAll(actual.stored, actual.index, gz), data, sourceLocation: sourceLocation)
+}
+
+/// Compression on the pool gives the stored file of the single-threaded call (for
+/// reproducible codecs, exactly its bytes and index).
 @Suite(.timeLimit(.minutes(2))) struct PoolCompressionTests {
   static let chunk = 64 * 1024
   static let data = mixedData(chunk: chunk)
@@ -35,20 +57,17 @@ func mixedData(chunk: Int) -> [UInt8] {
     let gz = try ChunkedGzip(backend: backend, chunkSize: Self.chunk)
     let expected = try sequential(gz, Self.data)
     let pooled = try pooledInPlace(gz, Self.data, pool)
-    #expect(pooled.index == expected.index)
     #expect(pooled.index.version == ChunkIndex.currentVersion)
-    expectSameBytes(pooled.stored, expected.stored)
-    expectSameBytes(try readAll(pooled.stored, pooled.index, gz), Self.data)
+    try expectSameStoredFile(pooled, expected, of: Self.data, gz)
   }
 
   @Test(arguments: [0, 1, 20, 21, 1023, 1024, 1025, 64 * 1024 - 1, 64 * 1024 + 1])
   func oddSizesOnThePool(_ size: Int) throws {
-    let gz = try ChunkedGzip(backend: .isal, chunkSize: 1024)
-    let data = TestData.text(size, seed: UInt64(size))
-    let expected = try sequential(gz, data)
-    let pooled = try pooledInPlace(gz, data, .shared)
-    #expect(pooled.index == expected.index)
-    expectSameBytes(pooled.stored, expected.stored)
+    for backend in GzipBackend.allCases {
+      let gz = try ChunkedGzip(backend: backend, chunkSize: 1024)
+      let data = TestData.text(size, seed: UInt64(size)) + TestData.random(size / 3, seed: UInt64(size))
+      try expectSameStoredFile(try pooledInPlace(gz, data, .shared), try sequential(gz, data), of: data, gz)
+    }
   }
 
   @Test(arguments: GzipBackend.allCases)
@@ -61,8 +80,7 @@ func mixedData(chunk: Int) -> [UInt8] {
       try output.withUnsafeMutableBytes { o in try gz.compress(i, into: o, pool: .shared) }
     }
     #expect(input == Self.data)
-    #expect(index == expected.index)
-    expectSameBytes(Array(output.prefix(index.storedSize)), expected.stored)
+    try expectSameStoredFile((Array(output.prefix(index.storedSize)), index), expected, of: Self.data, gz)
   }
 
   @Test func compressIntoATooSmallOrOverlappingOutputIsInvalidArgument() throws {
@@ -96,7 +114,7 @@ func mixedData(chunk: Int) -> [UInt8] {
   }
 
   @Test func manyFilesCompressAndReadAtOnceOnTheSharedPool() throws {
-    let gz = try ChunkedGzip(backend: .isal, chunkSize: Self.chunk)
+    let gz = try ChunkedGzip(backend: .libdeflate, level: .fastest, chunkSize: Self.chunk)  // reproducible bytes
     let inputs = (0..<8).map { TestData.text(5 * Self.chunk + $0 * 999, seed: UInt64($0)) + TestData.random(Self.chunk, seed: UInt64($0)) }
     let expected = try inputs.map { try sequential(gz, $0) }
     final class Results: @unchecked Sendable {
