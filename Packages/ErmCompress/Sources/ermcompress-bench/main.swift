@@ -179,4 +179,4 @@ func benchmark(corpusPath: String) throws {
 print("ErmCompress bench: zlib \(ZlibCodec.zlibVersion), \(cores) cores, kernel \(ProcessInfo.processInfo.operatingSystemVersionString)")
 print("")
 for corpus in options.corpora { try benchmark(corpusPath: corpus) }
-print("MB/s: logical bytes per second of wall time; (CPU MB/s): per second of CPU time of all threads, which other load on a shared machine disturbs less. \"pool\" = WorkerPool.shared.")
+print("MB/s: logical bytes per second of wall time; (CPU MB/s): per second of CPU time of all threads, which other load on a shared machine disturbs less. \"pool\" = a WorkerPool; the caller works too.")
