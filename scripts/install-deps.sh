@@ -9,6 +9,11 @@ PACKAGES=(
   linux-libc-dev  # ArenaBPF: <linux/bpf.h> for bpf/*.bpf.c
   zlib1g-dev      # ErmCompress: gzip over zlib
   gzip            # interop tests: system gzip -d must read our blobs
+  libisal-dev     # ErmCompress: ISA-L igzip backend (CErmISAL shim)
+  libdeflate-dev  # ErmCompress: libdeflate backend (CErmLibdeflate shim)
+  isal            # ErmCompress benchmark: igzip CLI as a baseline
+  libdeflate-tools # ErmCompress benchmark: libdeflate-gzip CLI as a baseline
+  pigz            # ErmCompress benchmark: pigz -p2 as the parallel gzip baseline
   liburing-dev    # ErmIOUring: io_uring over liburing (C shim)
   strace          # ErmIOUring benchmark: syscall counts per case (strace -c)
   time            # ErmAlloc benchmark: /usr/bin/time -v peak RSS, CPU time, page faults

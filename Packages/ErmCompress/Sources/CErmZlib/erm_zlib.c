@@ -2,6 +2,7 @@
 #include "erm_zlib.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -42,6 +43,55 @@ void erm_zstream_destroy(erm_zstream *s) {
   if (s == NULL) return;
   if (s->is_deflate) deflateEnd(&s->z); else inflateEnd(&s->z);
   free(s);
+}
+
+// One deflater and one inflater per thread, freed by a pthread key destructor at thread
+// exit: no lock on the hot path (a deflater is ~ 260 KiB, so they are not made per call).
+struct erm_zlib_thread {
+  erm_zstream *deflater;
+  erm_zstream *inflater;
+};
+
+static pthread_key_t erm_zlib_key;
+static pthread_once_t erm_zlib_once = PTHREAD_ONCE_INIT;
+static __thread struct erm_zlib_thread *erm_zlib_current;
+
+static void erm_zlib_thread_free(void *p) {
+  struct erm_zlib_thread *t = p;
+  if (t == NULL) return;
+  erm_zstream_destroy(t->deflater);
+  erm_zstream_destroy(t->inflater);
+  free(t);
+  erm_zlib_current = NULL;
+}
+
+static void erm_zlib_make_key(void) { pthread_key_create(&erm_zlib_key, erm_zlib_thread_free); }
+
+static struct erm_zlib_thread *erm_zlib_thread(void) {
+  if (erm_zlib_current != NULL) return erm_zlib_current;
+  pthread_once(&erm_zlib_once, erm_zlib_make_key);
+  struct erm_zlib_thread *t = calloc(1, sizeof *t);
+  if (t == NULL) return NULL;
+  if (pthread_setspecific(erm_zlib_key, t) != 0) {
+    free(t);
+    return NULL;
+  }
+  erm_zlib_current = t;
+  return t;
+}
+
+erm_zstream *erm_zlib_thread_deflater(void) {
+  struct erm_zlib_thread *t = erm_zlib_thread();
+  if (t == NULL) return NULL;
+  if (t->deflater == NULL) t->deflater = erm_deflater_create();
+  return t->deflater;
+}
+
+erm_zstream *erm_zlib_thread_inflater(void) {
+  struct erm_zlib_thread *t = erm_zlib_thread();
+  if (t == NULL) return NULL;
+  if (t->inflater == NULL) t->inflater = erm_inflater_create();
+  return t->inflater;
 }
 
 erm_z_status erm_deflate_raw(erm_zstream *s, int level, const void *in, size_t in_len,

@@ -1,33 +1,75 @@
 import Glibc
 
 /// The stored format: a file cut into fixed-size chunks, each kept as one complete,
-/// independent gzip member (or raw when gzip is not smaller, marked in the index), stored
-/// back to back, with a `ChunkIndex` beside them.
+/// independent gzip member (or raw when gzip is not smaller, marked in the index with a
+/// CRC-32), stored back to back, with a `ChunkIndex` beside them.
 ///
 /// When no chunk is raw the stored bytes are themselves a valid multi-member gzip file;
 /// `writeGzipStream` produces one for any file. Reading decompresses only the chunks it
-/// touches; compressing needs one chunk of scratch, so it works in place.
+/// touches; compressing needs one chunk of scratch, so it works in place. The `pool:`
+/// variants (ChunkedGzip+Parallel.swift) spread chunks over a `WorkerPool`.
 public struct ChunkedGzip: Sendable {
   /// The chunk size used when none is given: 128 KiB (see docs/decisions/stored-format.md).
   public static let defaultChunkSize = 128 * 1024
-  /// Chunk sizes `init` accepts; others are clamped into this range. 64–256 KiB is the
-  /// useful band for files; smaller sizes exist for tests and tiny files.
+  /// Chunk sizes accepted. 64–256 KiB is the useful band for files; smaller sizes exist
+  /// for tests and tiny files.
   public static let supportedChunkSizes = 1024...(4 << 20)
 
-  /// The backend that compresses and decompresses members.
+  /// The decoder `init(backend:...)` uses when none is named: libdeflate decoded fastest
+  /// and had the cheapest random 4 KiB read here (docs/bench/ermcompress.md).
+  public static let defaultDecoder = GzipBackend.libdeflate
+
+  /// The backend that compresses new chunks.
   public let codec: any GzipCodec
+  /// The backend that decompresses members (any backend reads any backend's members).
+  public let decoder: any GzipCodec
   /// Logical bytes per chunk for new compressions (reads use the index's own chunk size).
   public let chunkSize: Int
-  /// The compression level for new compressions.
+  /// The compression level for new compressions, in `codec.supportedLevels`.
   public let level: CompressionLevel
 
+  /// A format that compresses and decompresses with `codec`.
+  ///
+  /// Nothing is checked here: `chunkSize` is clamped into `supportedChunkSizes`, and a
+  /// level outside `codec.supportedLevels` makes every compression throw
+  /// `.invalidArgument` (EINVAL). `init(backend:level:chunkSize:decoder:)` checks both
+  /// up front.
+  ///
   /// - Parameters:
   ///   - codec: the gzip backend (zlib unless another is given).
   ///   - chunkSize: logical bytes per chunk, clamped into `supportedChunkSizes`.
-  ///   - level: the zlib level, as for `gzip -N`.
+  ///   - level: the level, as for the backend's command-line tool.
   public init(codec: any GzipCodec = ZlibCodec(), chunkSize: Int = 128 * 1024, level: CompressionLevel = .default) {
     self.codec = codec
+    self.decoder = codec
     self.chunkSize = Swift.min(Swift.max(chunkSize, Self.supportedChunkSizes.lowerBound), Self.supportedChunkSizes.upperBound)
+    self.level = level
+  }
+
+  /// A format that compresses with `backend` at `level` and decompresses with `decoder`.
+  ///
+  /// - Parameters:
+  ///   - backend: which library compresses (`.isal`, `.libdeflate`, `.zlib`).
+  ///   - level: a level in `backend.levels`; nil for `backend.defaultLevel`.
+  ///   - chunkSize: logical bytes per chunk, in `supportedChunkSizes`.
+  ///   - decoder: which library decompresses; nil for libdeflate, the fastest decoder
+  ///     measured here (any backend reads every backend's members).
+  /// - Throws: `.invalidArgument` (EINVAL) for a level outside the backend's range or a
+  ///   chunk size outside `supportedChunkSizes`.
+  public init(
+    backend: GzipBackend, level: CompressionLevel? = nil, chunkSize: Int = defaultChunkSize,
+    decoder: GzipBackend? = nil
+  ) throws(GzipError) {
+    let level = level ?? backend.defaultLevel
+    let codec = backend.codec
+    try codec.checkLevel(level)
+    guard Self.supportedChunkSizes.contains(chunkSize) else {
+      throw .invalidArgument(
+        "chunk size \(chunkSize) is outside \(Self.supportedChunkSizes.lowerBound)...\(Self.supportedChunkSizes.upperBound)")
+    }
+    self.codec = codec
+    self.decoder = (decoder ?? Self.defaultDecoder).codec
+    self.chunkSize = chunkSize
     self.level = level
   }
 
@@ -41,7 +83,7 @@ public struct ChunkedGzip: Sendable {
   /// stored so far is no longer than the logical bytes consumed so far (a stored chunk is
   /// never larger than its raw bytes), so the write position never passes the read one.
   ///
-  /// When the codec fails on a chunk (zlib cannot allocate, say), that chunk and every
+  /// When the codec fails on a chunk (it cannot allocate, say), that chunk and every
   /// later one are left exactly where they were; the bytes between the stored prefix and
   /// that chunk are unspecified. Use `compressInPlace(_:logicalSize:storingRawOnFailure:)`
   /// to get a complete index instead of a throw in that case.
@@ -52,14 +94,16 @@ public struct ChunkedGzip: Sendable {
   /// `compressInPlace`, but when `storingRawOnFailure` is true a chunk the codec fails on
   /// is stored raw (as are the chunks after it) instead of throwing, so the result is
   /// always a complete, valid index over all the bytes: compression is best effort and
-  /// no data is lost. Only invalid arguments throw then.
+  /// no data is lost. Only invalid arguments (a level the codec does not accept, a
+  /// `logicalSize` outside the buffer) throw then, before anything is touched.
   public func compressInPlace(
     _ buffer: UnsafeMutableRawBufferPointer, logicalSize: Int, storingRawOnFailure: Bool
   ) throws(GzipError) -> ChunkIndex {
     guard logicalSize >= 0, logicalSize <= buffer.count else {
       throw .invalidArgument("logicalSize \(logicalSize) is outside the \(buffer.count)-byte buffer")
     }
-    var index = ChunkIndex(chunkSize: chunkSize, logicalSize: logicalSize, entries: [])
+    try codec.checkLevel(level)
+    var index = ChunkIndex(chunkSize: chunkSize, logicalSize: logicalSize, entries: [], version: ChunkIndex.currentVersion)
     guard logicalSize > 0, let base = buffer.baseAddress else { return index }
     index.entries.reserveCapacity(index.expectedChunkCount)
     var scratch = ScratchBuffer(count: chunkSize)
@@ -88,11 +132,12 @@ public struct ChunkedGzip: Sendable {
         }
       }
       if let memberLength {
-        index.entries.append(ChunkEntry(storedOffset: written, storedLength: memberLength, isRaw: false))
+        index.entries.append(.member(at: written, length: memberLength))
         written += memberLength
       } else {
+        let crc = CRC32.checksum(input)
         if written != range.lowerBound { memmove(base + written, input.baseAddress!, range.count) }
-        index.entries.append(ChunkEntry(storedOffset: written, storedLength: range.count, isRaw: true))
+        index.entries.append(.raw(at: written, length: range.count, crc32: crc))
         written += range.count
       }
     }
@@ -100,7 +145,7 @@ public struct ChunkedGzip: Sendable {
   }
 
   /// The codec's member for `input`, refusing a codec that claims more than `output` holds.
-  private func checkedMember(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
+  func checkedMember(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
     let length = try codec.compressMember(input, level: level, into: output)
     if let length, length < GzipMember.minimumSize || length > output.count {
       throw .invalidArgument("codec reported a \(length)-byte member for a \(output.count)-byte output")
@@ -114,7 +159,8 @@ public struct ChunkedGzip: Sendable {
   public func compress<S: Sequence>(
     _ pieces: S, sink: (UnsafeRawBufferPointer) throws(GzipError) -> Void
   ) throws(GzipError) -> ChunkIndex where S.Element == UnsafeRawBufferPointer {
-    var index = ChunkIndex(chunkSize: chunkSize, logicalSize: 0, entries: [])
+    try codec.checkLevel(level)
+    var index = ChunkIndex(chunkSize: chunkSize, logicalSize: 0, entries: [], version: ChunkIndex.currentVersion)
     var stagingBuffer = ScratchBuffer(count: chunkSize)
     var outputBuffer = ScratchBuffer(count: chunkSize)
     let staging = try stagingBuffer.bytes()
@@ -124,10 +170,15 @@ public struct ChunkedGzip: Sendable {
 
     func emit(_ chunk: UnsafeRawBufferPointer) throws(GzipError) {
       let memberLength = try compressChunk(chunk, into: output)
-      let stored = memberLength.map { UnsafeRawBufferPointer(start: output.baseAddress, count: $0) } ?? chunk
-      try sink(stored)
-      index.entries.append(ChunkEntry(storedOffset: storedSize, storedLength: stored.count, isRaw: memberLength == nil))
-      storedSize += stored.count
+      if let memberLength {
+        try sink(UnsafeRawBufferPointer(start: output.baseAddress, count: memberLength))
+        index.entries.append(.member(at: storedSize, length: memberLength))
+        storedSize += memberLength
+      } else {
+        try sink(chunk)
+        index.entries.append(.raw(at: storedSize, length: chunk.count, crc32: CRC32.checksum(chunk)))
+        storedSize += chunk.count
+      }
       index.logicalSize += chunk.count
     }
 
@@ -163,7 +214,7 @@ public struct ChunkedGzip: Sendable {
 
   /// One chunk into `output` (capacity at least the chunk's size): the member's length,
   /// or nil when the chunk stays raw because gzip would not be smaller.
-  private func compressChunk(_ chunk: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
+  func compressChunk(_ chunk: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
     guard chunk.count > GzipMember.minimumSize else { return nil }
     return try checkedMember(chunk, into: UnsafeMutableRawBufferPointer(rebasing: output[0..<chunk.count - 1]))
   }
@@ -171,7 +222,11 @@ public struct ChunkedGzip: Sendable {
   // MARK: Decompression
 
   /// Decompresses chunk `i` into `output`, whose size must be
-  /// `index.logicalRange(ofChunk: i).count`.
+  /// `index.logicalRange(ofChunk: i).count`. A raw chunk is checked against its CRC-32.
+  ///
+  /// - Throws: `.invalidArgument` (EINVAL) for a chunk number, output size or index that
+  ///   do not fit together; `.corrupt`, `.truncated`, `.checksumMismatch`,
+  ///   `.sizeMismatch` (EBADMSG) for damaged data, the message starting "chunk i:".
   public func decompressChunk(
     _ i: Int, stored: UnsafeRawBufferPointer, index: ChunkIndex, into output: UnsafeMutableRawBufferPointer
   ) throws(GzipError) {
@@ -179,29 +234,76 @@ public struct ChunkedGzip: Sendable {
     guard i >= 0, i < index.entries.count else {
       throw .invalidArgument("chunk \(i) does not exist; the file has \(index.entries.count) chunks")
     }
+    try decompressCheckedChunk(i, stored: stored, index: index, into: output)
+  }
+
+  /// `decompressChunk` for an index whose shape was checked and a chunk that exists.
+  func decompressCheckedChunk(
+    _ i: Int, stored: UnsafeRawBufferPointer, index: ChunkIndex, into output: UnsafeMutableRawBufferPointer
+  ) throws(GzipError) {
     let logical = index.logicalRange(ofChunk: i).count
     guard output.count == logical else {
       throw .invalidArgument("chunk \(i) holds \(logical) bytes but the output has \(output.count)")
     }
-    let bytes = try index.storedBytes(ofChunk: i, in: stored)
     if index.entries[i].isRaw {
+      let bytes = try index.verifiedRawBytes(ofChunk: i, in: stored)
       if logical > 0 { output.baseAddress!.copyMemory(from: bytes.baseAddress!, byteCount: logical) }
+      return
+    }
+    let bytes = try index.storedBytes(ofChunk: i, in: stored)
+    do {
+      try decoder.decompressMember(bytes, into: output)
+    } catch {
+      throw GzipError(error.kind, "chunk \(i): \(error.message)")
+    }
+  }
+
+  /// Decompresses the part `wanted` (logical offsets, within chunk `i`) of chunk `i` into
+  /// `destination`, through `scratch` when the chunk is compressed and only partly wanted.
+  func decompressPart(
+    ofChunk i: Int, _ wanted: Range<Int>, stored: UnsafeRawBufferPointer, index: ChunkIndex,
+    into destination: UnsafeMutableRawBufferPointer, scratch: () throws(GzipError) -> UnsafeMutableRawBufferPointer
+  ) throws(GzipError) {
+    let chunk = index.logicalRange(ofChunk: i)
+    if wanted == chunk {
+      try decompressCheckedChunk(i, stored: stored, index: index, into: destination)
+    } else if index.entries[i].isRaw {
+      let bytes = try index.verifiedRawBytes(ofChunk: i, in: stored)
+      destination.baseAddress!.copyMemory(
+        from: bytes.baseAddress! + (wanted.lowerBound - chunk.lowerBound), byteCount: wanted.count)
     } else {
-      do {
-        try codec.decompressMember(bytes, into: output)
-      } catch {
-        throw GzipError(error.kind, "chunk \(i): \(error.message)")
-      }
+      let whole = UnsafeMutableRawBufferPointer(rebasing: try scratch()[0..<chunk.count])
+      try decompressCheckedChunk(i, stored: stored, index: index, into: whole)
+      destination.baseAddress!.copyMemory(
+        from: whole.baseAddress! + (wanted.lowerBound - chunk.lowerBound), byteCount: wanted.count)
     }
   }
 
   /// Decompresses exactly `logicalRange` into `output` (`output.count` must equal the
   /// range's count), touching only the chunks the range covers. Whole chunks decompress
   /// straight into `output`; the partial chunks at either edge use one chunk of scratch.
+  /// A raw chunk is checked against its CRC-32 even when only part of it is read.
+  ///
+  /// - Throws: `.invalidArgument` (EINVAL) for a range outside the file or a wrong output
+  ///   size; the data errors of `decompressChunk` (EBADMSG).
   public func read(
     _ logicalRange: Range<Int>, stored: UnsafeRawBufferPointer, index: ChunkIndex,
     into output: UnsafeMutableRawBufferPointer
   ) throws(GzipError) {
+    try checkRead(logicalRange, index: index, output: output)
+    var scratch = ScratchBuffer(count: index.chunkSize)
+    for i in index.chunks(covering: logicalRange) {
+      let wanted = index.logicalRange(ofChunk: i).clamped(to: logicalRange)
+      let destination = UnsafeMutableRawBufferPointer(
+        rebasing: output[(wanted.lowerBound - logicalRange.lowerBound)..<(wanted.upperBound - logicalRange.lowerBound)])
+      try decompressPart(ofChunk: i, wanted, stored: stored, index: index, into: destination) { () throws(GzipError) in
+        try scratch.bytes()
+      }
+    }
+  }
+
+  /// The argument checks shared by every read.
+  func checkRead(_ logicalRange: Range<Int>, index: ChunkIndex, output: UnsafeMutableRawBufferPointer) throws(GzipError) {
     try index.checkShape()
     guard logicalRange.lowerBound >= 0, logicalRange.upperBound <= index.logicalSize else {
       throw .invalidArgument("range \(logicalRange) is outside the \(index.logicalSize)-byte file")
@@ -209,45 +311,26 @@ public struct ChunkedGzip: Sendable {
     guard output.count == logicalRange.count else {
       throw .invalidArgument("range \(logicalRange) holds \(logicalRange.count) bytes but the output has \(output.count)")
     }
-    var scratch = ScratchBuffer(count: index.chunkSize)
-    for i in index.chunks(covering: logicalRange) {
-      let chunk = index.logicalRange(ofChunk: i)
-      let wanted = chunk.clamped(to: logicalRange)
-      let destination = UnsafeMutableRawBufferPointer(
-        rebasing: output[(wanted.lowerBound - logicalRange.lowerBound)..<(wanted.upperBound - logicalRange.lowerBound)])
-      if wanted == chunk {
-        try decompressChunk(i, stored: stored, index: index, into: destination)
-      } else if index.entries[i].isRaw {
-        let bytes = try index.storedBytes(ofChunk: i, in: stored)
-        destination.baseAddress!.copyMemory(
-          from: bytes.baseAddress! + (wanted.lowerBound - chunk.lowerBound), byteCount: wanted.count)
-      } else {
-        let whole = UnsafeMutableRawBufferPointer(rebasing: try scratch.bytes()[0..<chunk.count])
-        try decompressChunk(i, stored: stored, index: index, into: whole)
-        destination.baseAddress!.copyMemory(
-          from: whole.baseAddress! + (wanted.lowerBound - chunk.lowerBound), byteCount: wanted.count)
-      }
-    }
   }
 
   /// Hands `sink` a standalone gzip stream of the whole file, piece by piece: compressed
-  /// chunks as they are stored, raw chunks wrapped as stored-block members. `gzip -d`
-  /// reads the concatenation; an empty file becomes one empty member. Nothing is copied
-  /// except the few framing bytes around raw chunks.
+  /// chunks as they are stored, raw chunks (after their CRC-32 is checked) wrapped as
+  /// stored-block members. `gzip -d` reads the concatenation; an empty file becomes one
+  /// empty member. Nothing is copied except the few framing bytes around raw chunks.
   public func writeGzipStream(
     stored: UnsafeRawBufferPointer, index: ChunkIndex, sink: (UnsafeRawBufferPointer) throws(GzipError) -> Void
   ) throws(GzipError) {
     try index.checkShape()
     if index.entries.isEmpty {
-      try GzipMember.wrapStored(UnsafeRawBufferPointer(start: nil, count: 0), sink: sink)
+      try GzipMember.wrapStored(UnsafeRawBufferPointer(start: nil, count: 0), crc: 0, sink: sink)
       return
     }
     for i in index.entries.indices {
-      let bytes = try index.storedBytes(ofChunk: i, in: stored)
       if index.entries[i].isRaw {
-        try GzipMember.wrapStored(bytes, sink: sink)
+        let bytes = try index.verifiedRawBytes(ofChunk: i, in: stored)
+        try GzipMember.wrapStored(bytes, crc: index.entries[i].rawCRC32 ?? CRC32.checksum(bytes), sink: sink)
       } else {
-        try sink(bytes)
+        try sink(try index.storedBytes(ofChunk: i, in: stored))
       }
     }
   }

@@ -19,7 +19,11 @@ public func gunzip(
   guard input.count > 0 else { throw .truncated("empty input: a gzip stream has at least one member") }
   var pieceBuffer = ScratchBuffer(count: gunzipPieceSize)
   let piece = try pieceBuffer.bytes()
-  try ZlibStreamPool.inflaters.withStream { stream throws(GzipError) in
+  // Its own stream, not the thread's: `sink` may call back into ErmCompress on this
+  // thread (decompressMember uses the thread's inflater) between inflate steps.
+  guard let stream = erm_inflater_create() else { throw .noMemory("zlib could not allocate an inflate stream") }
+  defer { erm_zstream_destroy(stream) }
+  do {
     var position = 0
     while true {
       let memberStart = position
@@ -36,7 +40,7 @@ public func gunzip(
         position += used
         if written > 0 {
           let out = UnsafeRawBufferPointer(start: piece.baseAddress, count: written)
-          crc = erm_crc32(crc, out.baseAddress, written)
+          crc = CRC32.update(crc, out)
           size += written
           try sink(out)
         }

@@ -117,9 +117,9 @@ enum GzipMember {
 
   /// Hands `raw` to `sink` as one gzip member made of deflate stored blocks, so any gzip
   /// reader can read bytes that ErmCompress kept uncompressed. The payload is passed
-  /// through without copying.
+  /// through without copying; `crc` is its CRC-32 (already checked by the caller).
   static func wrapStored(
-    _ raw: UnsafeRawBufferPointer,
+    _ raw: UnsafeRawBufferPointer, crc: UInt32,
     sink: (UnsafeRawBufferPointer) throws(GzipError) -> Void
   ) throws(GzipError) {
     // Header (10) + one block header (5) is the largest framing piece emitted at once.
@@ -144,7 +144,7 @@ enum GzipMember {
         }
         offset += blockLength
       } while offset < raw.count
-      writeTrailer(into: base, crc: erm_crc32(0, raw.baseAddress, raw.count), size: raw.count)
+      writeTrailer(into: base, crc: crc, size: raw.count)
       try sink(UnsafeRawBufferPointer(start: base, count: trailerSize))
     }
   }

@@ -5,23 +5,29 @@ import CErmZlib
 public struct ZlibCodec: GzipCodec {
   public init() {}
 
+  public var name: String { "zlib" }
+  /// zlib's levels, 0...9 (`deflateInit2`).
+  public var supportedLevels: ClosedRange<Int32> { 0...9 }
+
   /// The version of the zlib library linked at run time (`zlibVersion`).
   public static var zlibVersion: String { String(cString: erm_zlib_version()) }
 
-  /// Compresses `input` into one gzip member. Wraps zlib's `deflate` (raw, `Z_FINISH`)
-  /// and `crc32_z`.
+  /// Compresses `input` into one gzip member with this thread's zlib stream. Wraps zlib's
+  /// `deflate` (raw, `Z_FINISH`) and `crc32_z`.
+  ///
+  /// - Throws: `.invalidArgument` (EINVAL) for a level outside 0...9, `.noMemory` (ENOMEM).
   public func compressMember(
     _ input: UnsafeRawBufferPointer, level: CompressionLevel,
     into output: UnsafeMutableRawBufferPointer
   ) throws(GzipError) -> Int? {
+    try checkLevel(level)
     let framing = GzipMember.headerSize + GzipMember.trailerSize
     guard output.count > framing, let out = output.baseAddress else { return nil }
+    guard let stream = erm_zlib_thread_deflater() else { throw .noMemory("zlib could not allocate a deflate stream") }
     var deflated = 0
-    let status = try ZlibStreamPool.deflaters.withStream { stream throws(GzipError) in
-      erm_deflate_raw(
-        stream, level.rawValue, input.baseAddress, input.count,
-        out + GzipMember.headerSize, output.count - framing, &deflated)
-    }
+    let status = erm_deflate_raw(
+      stream, level.rawValue, input.baseAddress, input.count,
+      out + GzipMember.headerSize, output.count - framing, &deflated)
     switch status {
     case ERM_Z_STREAM_END: break
     case ERM_Z_NO_SPACE: return nil
@@ -35,15 +41,14 @@ public struct ZlibCodec: GzipCodec {
     return framing + deflated
   }
 
-  /// Decompresses one member into `output`, which must be exactly its size. Wraps zlib's
-  /// `inflate` (raw) and `crc32_z`.
+  /// Decompresses one member into `output`, which must be exactly its size, with this
+  /// thread's zlib stream. Wraps zlib's `inflate` (raw) and `crc32_z`.
   public func decompressMember(
     _ member: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
   ) throws(GzipError) {
     let body = try GzipMember.parseHeader(member, at: 0)
-    let end = try ZlibStreamPool.inflaters.withStream { stream throws(GzipError) in
-      try Inflation.inflateExactly(stream, member, from: body, memberStart: 0, into: output)
-    }
+    guard let stream = erm_zlib_thread_inflater() else { throw .noMemory("zlib could not allocate an inflate stream") }
+    let end = try Inflation.inflateExactly(stream, member, from: body, memberStart: 0, into: output)
     let crc = erm_crc32(0, output.baseAddress, output.count)
     try GzipMember.checkTrailer(member, at: end, memberStart: 0, crc: crc, size: output.count)
     let extra = member.count - end - GzipMember.trailerSize

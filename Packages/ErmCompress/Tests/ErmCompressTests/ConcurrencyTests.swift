@@ -49,9 +49,11 @@ import Testing
     let first = try storeChunked(Array(data[..<(3 * chunk)]), gz)
     let second = try storeChunked(Array(data[(3 * chunk)...]), gz)
     let shifted = second.index.entries.map {
-      ChunkEntry(storedOffset: $0.storedOffset + first.stored.count, storedLength: $0.storedLength, isRaw: $0.isRaw)
+      ChunkEntry(storedOffset: $0.storedOffset + first.stored.count, storedLength: $0.storedLength, isRaw: $0.isRaw,
+                 rawCRC32: $0.rawCRC32)
     }
-    let joined = ChunkIndex(chunkSize: chunk, logicalSize: data.count, entries: first.index.entries + shifted)
+    let joined = ChunkIndex(chunkSize: chunk, logicalSize: data.count, entries: first.index.entries + shifted,
+                            version: ChunkIndex.currentVersion)
     #expect(joined == whole.index)
     expectSameBytes(first.stored + second.stored, whole.stored)
   }

@@ -40,7 +40,8 @@ import Testing
 
   @Test func tinyChunkIsStoredRaw() throws {
     let (stored, index) = try storeChunked(Array("hello".utf8), ChunkedGzip())
-    #expect(index.entries == [ChunkEntry(storedOffset: 0, storedLength: 5, isRaw: true)])
+    // 0x3610a686 is the well-known CRC-32 of "hello".
+    #expect(index.entries == [.raw(at: 0, length: 5, crc32: 0x3610_a686)])
     expectSameBytes(stored, Array("hello".utf8))
   }
 
@@ -124,9 +125,11 @@ import Testing
     #expect(ChunkedGzip().level == .default)
   }
 
-  @Test func compressionLevelAcceptsOnlyZeroThroughNine() {
+  @Test func compressionLevelAcceptsZeroThroughTwelve() {
+    // 0...12 is the union of the backends' ranges; each codec checks its own.
     #expect(CompressionLevel(rawValue: -1) == nil)
-    #expect(CompressionLevel(rawValue: 10) == nil)
+    #expect(CompressionLevel(rawValue: 13) == nil)
+    #expect(CompressionLevel(rawValue: 12)?.rawValue == 12)
     #expect(CompressionLevel(rawValue: 0) == .storeOnly)
     #expect(CompressionLevel.default.rawValue == 6)
     #expect(CompressionLevel.fastest.rawValue == 1)

@@ -79,25 +79,43 @@ func gunzipToArray(_ input: [UInt8]) throws -> [UInt8] {
   return out
 }
 
-/// One member from the codec, or nil when it does not fit in `capacity`.
-func compressMember(_ data: [UInt8], level: CompressionLevel = .default, capacity: Int? = nil) throws -> [UInt8]? {
+/// One member from the codec (zlib unless given), or nil when it does not fit in `capacity`.
+func compressMember(
+  _ data: [UInt8], level: CompressionLevel = .default, capacity: Int? = nil, codec: any GzipCodec = ZlibCodec()
+) throws -> [UInt8]? {
   var out = [UInt8](repeating: 0, count: capacity ?? (data.count + data.count / 1000 + 64))
   let n = try data.withUnsafeBytes { (i: UnsafeRawBufferPointer) throws -> Int? in
     try out.withUnsafeMutableBytes { (o: UnsafeMutableRawBufferPointer) throws -> Int? in
-      try ZlibCodec().compressMember(i, level: level, into: o)
+      try codec.compressMember(i, level: level, into: o)
     }
   }
   return n.map { Array(out.prefix($0)) }
 }
 
-func decompressMember(_ member: [UInt8], size: Int) throws -> [UInt8] {
+func decompressMember(_ member: [UInt8], size: Int, codec: any GzipCodec = ZlibCodec()) throws -> [UInt8] {
   var out = [UInt8](repeating: 0, count: size)
   try member.withUnsafeBytes { (m: UnsafeRawBufferPointer) throws in
     try out.withUnsafeMutableBytes { (o: UnsafeMutableRawBufferPointer) throws in
-      try ZlibCodec().decompressMember(m, into: o)
+      try codec.decompressMember(m, into: o)
     }
   }
   return out
+}
+
+/// Real files from this system (C headers, a shared library), concatenated and cut to
+/// `count` bytes; nil when none are readable. Real data has structure random text lacks.
+enum RealData {
+  static let headers: [UInt8]? = concatenate(
+    ["/usr/include/stdio.h", "/usr/include/stdlib.h", "/usr/include/string.h", "/usr/include/unistd.h",
+     "/usr/include/zlib.h", "/usr/include/libdeflate.h", "/usr/include/isa-l/igzip_lib.h"])
+  static let binary: [UInt8]? = concatenate(
+    ["/usr/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libdeflate.so.0",
+     "/usr/lib/x86_64-linux-gnu/libisal.so.2", "/usr/bin/gzip"])
+
+  static func concatenate(_ paths: [String]) -> [UInt8]? {
+    let bytes = paths.compactMap { FileManager.default.contents(atPath: $0) }.reduce(into: [UInt8]()) { $0 += $1 }
+    return bytes.isEmpty ? nil : bytes
+  }
 }
 
 /// Expects `body` to throw a GzipError of `kind`; returns what it returned otherwise.

@@ -31,6 +31,15 @@ erm_zstream *erm_deflater_create(void);
 /// Creates a raw-inflate decompressor. NULL when out of memory. Wraps `inflateInit2` (-15).
 erm_zstream *erm_inflater_create(void);
 
+/// This thread's raw deflater, created on first use and freed when the thread exits.
+/// Members are compressed whole, so a thread never needs two at once and no lock is
+/// taken. NULL when out of memory. Never pass it to erm_zstream_destroy.
+erm_zstream *erm_zlib_thread_deflater(void);
+
+/// This thread's raw inflater, as erm_zlib_thread_deflater. Callers that hand control
+/// back to other code between inflate steps (streaming gunzip) create their own instead.
+erm_zstream *erm_zlib_thread_inflater(void);
+
 /// Frees a stream made by either create function (`deflateEnd` / `inflateEnd`). NULL is ignored.
 void erm_zstream_destroy(erm_zstream *stream);
 
