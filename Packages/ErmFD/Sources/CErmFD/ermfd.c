@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -138,28 +139,112 @@ static int fill_address(struct sockaddr_un *address, const char *path) {
   return 0;
 }
 
-int ermfd_unix_listen(const char *path, unsigned mode, int backlog) {
+/// 1 when `path` is a socket file nobody listens on (a connect is refused) or is gone.
+static int is_stale_socket(const char *path, const struct sockaddr_un *address) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return errno == ENOENT;
+  if (!S_ISSOCK(info.st_mode)) return 0;
+  // Non-blocking: a live server with a full backlog answers EAGAIN instead of stalling us.
+  int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) return 0;
+  int rc = connect(probe, (const struct sockaddr *)address, sizeof *address);
+  int error = errno;
+  close(probe);
+  return rc != 0 && error == ECONNREFUSED;
+}
+
+/// Records the identity of the socket file just bound at `path` and gives it exactly
+/// `mode`, working on an O_PATH|O_NOFOLLOW descriptor: a symbolic link swapped in since
+/// bind is never followed, and another file is never changed.
+static int claim_socket_file(const char *path, unsigned mode, uint64_t *device, uint64_t *inode) {
+  int file = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (file < 0) return -1;
+  struct stat info;
+  if (fstat(file, &info) != 0) goto fail;
+  if (!S_ISSOCK(info.st_mode) || info.st_uid != geteuid()) {
+    errno = EEXIST;
+    goto fail;
+  }
+  if ((info.st_mode & 07777) != (mode & 07777)) {
+    // The umask narrowed it at bind. chmod through /proc/self/fd reaches this very inode.
+    char proc_path[64];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file);
+    if (chmod(proc_path, mode) != 0) goto fail;
+  }
+  if (device) *device = (uint64_t)info.st_dev;
+  if (inode) *inode = (uint64_t)info.st_ino;
+  close(file);
+  return 0;
+fail : {
+  int error = errno;
+  close(file);
+  errno = error;
+  return -1;
+}
+}
+
+int ermfd_unix_listen(const char *path, unsigned mode, int backlog, int replace_stale,
+                      uint64_t *device_out, uint64_t *inode_out) {
   struct sockaddr_un address;
   if (fill_address(&address, path) != 0) return -1;
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (sock < 0) return -1;
   // The socket inode's mode (less the umask) becomes the file's mode at bind.
   if (fchmod(sock, mode) != 0) goto fail;
-  if (bind(sock, (struct sockaddr *)&address, sizeof address) != 0) goto fail;
-  if (chmod(path, mode) != 0 || listen(sock, backlog) != 0) {
+  int rc = bind(sock, (struct sockaddr *)&address, sizeof address);
+  if (rc != 0 && errno == EADDRINUSE && replace_stale && is_stale_socket(path, &address)) {
+    // Between the refused connect and this unlink another server may bind there; the
+    // window is a few system calls, and only servers started with replace_stale race in it.
+    if (unlink(path) != 0 && errno != ENOENT) goto fail;
+    rc = bind(sock, (struct sockaddr *)&address, sizeof address);
+  }
+  if (rc != 0) goto fail;
+  uint64_t device = 0, inode = 0;
+  if (claim_socket_file(path, mode, &device, &inode) != 0) goto fail_bound;
+  if (listen(sock, backlog) != 0) {
     int error = errno;
-    unlink(path);
+    ermfd_unlink_if_same(path, device, inode);
     close(sock);
     errno = error;
     return -1;
   }
+  if (device_out) *device_out = device;
+  if (inode_out) *inode_out = inode;
   return sock;
+fail_bound : {
+  // What is at the path is not (or no longer) certainly ours: leave it.
+  int error = errno;
+  close(sock);
+  errno = error;
+  return -1;
+}
 fail : {
   int error = errno;
   close(sock);
   errno = error;
   return -1;
 }
+}
+
+int ermfd_unlink_if_same(const char *path, uint64_t device, uint64_t inode) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return -1;
+  if ((uint64_t)info.st_dev != device || (uint64_t)info.st_ino != inode) {
+    errno = ESTALE;
+    return -1;
+  }
+  return unlink(path);
+}
+
+void ermfd_unix_close_after_replies(int sock) {
+  shutdown(sock, SHUT_RDWR);
+  // After shutdown nothing new can arrive, so this ends (at the first empty message,
+  // which only a peer that sends empty messages would regret). No control buffer: the
+  // kernel releases any descriptors the discarded messages carry.
+  char scratch[64];
+  while (recv(sock, scratch, sizeof scratch, MSG_DONTWAIT | MSG_TRUNC) > 0) {
+  }
+  close(sock);
 }
 
 int ermfd_unix_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }
