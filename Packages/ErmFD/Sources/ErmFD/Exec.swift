@@ -154,6 +154,24 @@ extension ErmFS {
   }
 }
 
+extension ErmFS {
+  /// The status of a child started by `spawn` if it has ended (it is then reaped), or nil
+  /// while it runs: for callers that wait for other things too (signals to pass on).
+  ///
+  /// The corresponding C function is `waitpid(pid, &status, WNOHANG)`.
+  ///
+  /// - Throws: ECHILD when `pid` is not a child of this process (or was already reaped).
+  public static func waitIfEnded(for pid: pid_t) throws(Errno) -> TerminationStatus? {
+    var status: Int32 = 0
+    while true {
+      let rc = waitpid(pid, &status, WNOHANG)
+      if rc == pid { return TerminationStatus(waitStatus: status) }
+      if rc == 0 { return nil }
+      if errno != EINTR { throw Errno(rawValue: errno) }
+    }
+  }
+}
+
 /// A NULL-terminated `char *[]` for execve, freed in deinit.
 final class CStringArray {
   let pointers: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>

@@ -148,6 +148,42 @@ final class ExecTests: XCTestCase {
     XCTAssertEqual(openDescriptorCount(), before)
   }
 
+  func testWaitIfEndedReportsNothingWhileTheProgramRunsThenItsStatus() throws {
+    let fs = try makeFS()
+    try put(fs, "/reader", Array("#!/bin/sh\nread line\nexit 3\n".utf8), permissions: [.ownerReadWriteExecute])
+    var ends: [Int32] = [-1, -1]
+    XCTAssertEqual(ermfd_pipe(&ends), 0)  // close-on-exec: the child must not hold the write end
+    let pid = try fs.spawn("/reader", standardInput: FileDescriptor(rawValue: ends[0]))
+    close(ends[0])
+    var writeEnd = ends[1]
+    var status: TerminationStatus? = nil
+    defer {
+      if writeEnd >= 0 { close(writeEnd) }
+      if status == nil { kill(pid, SIGKILL); _ = try? ErmFS.wait(for: pid) }
+    }
+    XCTAssertNil(try ErmFS.waitIfEnded(for: pid), "ended before its input did")
+    close(writeEnd)  // end of input: the script exits 3
+    writeEnd = -1
+    for _ in 0..<60_000 where status == nil {  // up to a minute on a loaded machine
+      status = try ErmFS.waitIfEnded(for: pid)
+      if status == nil { usleep(1000) }
+    }
+    XCTAssertEqual(status, .exited(3))
+    assertThrows(.noChildProcess) { try ErmFS.waitIfEnded(for: pid) }  // reaped
+  }
+
+  func testWaitIfEndedReportsTheSignalThatKilledTheProgram() throws {
+    let fs = try makeFS()
+    try put(fs, "/suicide", Array("#!/bin/sh\nkill -USR1 $$\n".utf8), permissions: [.ownerReadWriteExecute])
+    let pid = try fs.spawn("/suicide")
+    var status: TerminationStatus? = nil
+    for _ in 0..<60_000 where status == nil {
+      status = try ErmFS.waitIfEnded(for: pid)
+      if status == nil { usleep(1000) }
+    }
+    XCTAssertEqual(status, .signaled(SIGUSR1))
+  }
+
   func testPolicyIsReadFromTheKernel() throws {
     let text = try? String(contentsOfFile: "/proc/sys/vm/memfd_noexec", encoding: .utf8)
     let expected: ExecutableMemfdPolicy
