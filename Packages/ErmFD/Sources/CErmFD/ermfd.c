@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,15 +53,36 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_o
                  int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  // Every signal blocked across fork, so none of the caller's handlers runs in the child
+  // before it has put them back to default (as posix_spawn does).
+  sigset_t all, caller_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
   pid_t pid = fork();
   if (pid < 0) {
     int error = errno;
+    pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
     close(report[0]);
     close(report[1]);
     return error;
   }
   if (pid == 0) {
     close(report[0]);
+    // Caught signals back to their default (exec would do it too, but only at exec);
+    // ignored ones stay ignored, as across any exec. Then no signal blocked: the mask of
+    // the thread that called spawn (Dispatch and Swift concurrency threads block most
+    // signals) would otherwise outlive exec and make the program deaf to SIGTERM/SIGINT.
+    for (int signal = 1; signal < NSIG; signal++) {
+      struct sigaction action;
+      if (sigaction(signal, NULL, &action) != 0) continue;  // SIGKILL, SIGSTOP, libc's own
+      if (action.sa_handler == SIG_IGN || action.sa_handler == SIG_DFL) continue;
+      memset(&action, 0, sizeof action);
+      action.sa_handler = SIG_DFL;
+      sigaction(signal, &action, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
     // Move every source out of 0..2 first: a dup2 onto 1 must not replace the 1 that
     // another target asked for (stdout to a pipe, stderr to the caller's stdout).
@@ -90,6 +112,7 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_o
     fexecve(fd, argv, envp);
     write_errno_and_exit(report[1], errno);
   }
+  pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
   close(report[1]);
   int child_error = 0;
   ssize_t n;

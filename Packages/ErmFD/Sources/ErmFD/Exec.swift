@@ -40,7 +40,9 @@ extension ErmFS {
   /// The calling process is not replaced; wait for the child with ``wait(for:)``.
   ///
   /// Scripts (`#!`) work too: for them the memfd is left open across `exec` so the
-  /// interpreter can open `/dev/fd/N`; binaries get no extra descriptor.
+  /// interpreter can open `/dev/fd/N`; binaries get no extra descriptor. The program
+  /// starts with no signal blocked and caught signals at their defaults (ignored ones
+  /// stay ignored), whichever thread calls this.
   ///
   /// The corresponding C functions are `memfd_create`, `fork` and `fexecve`.
   ///

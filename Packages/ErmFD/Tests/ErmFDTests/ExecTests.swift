@@ -1,6 +1,7 @@
 import CErmFD
 import ErmCore
 import Foundation
+import Synchronization
 import SystemPackage
 import XCTest
 
@@ -182,6 +183,27 @@ final class ExecTests: XCTestCase {
       if status == nil { usleep(1000) }
     }
     XCTAssertEqual(status, .signaled(SIGUSR1))
+  }
+
+  func testProgramStartsWithNoSignalBlockedWhateverTheCallingThreadBlocks() throws {
+    // Dispatch and Swift concurrency threads block signals; a program spawned from one
+    // must not inherit that (it could not be stopped with SIGTERM or Ctrl-C).
+    let fs = try fsHolding("/bin/grep")
+    let result = Mutex<Result<(status: TerminationStatus, output: [UInt8]), Errno>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      var blocked = sigset_t()
+      sigemptyset(&blocked)
+      for signal in [SIGTERM, SIGINT, SIGUSR1] { sigaddset(&blocked, signal) }
+      pthread_sigmask(SIG_BLOCK, &blocked, nil)
+      let run = Result { () throws(Errno) in try fs.run("/bin/grep", arguments: ["^SigBlk", "/proc/self/status"]) }
+      result.withLock { $0 = run }
+      done.signal()
+    }
+    done.wait()
+    let (status, output) = try XCTUnwrap(result.withLock { $0 }).get()
+    XCTAssertEqual(status, .exited(0))
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "SigBlk:\t0000000000000000\n")
   }
 
   func testPolicyIsReadFromTheKernel() throws {

@@ -46,7 +46,9 @@ int ermfd_fexecve(int fd, char *const argv[], char *const envp[]);
 
 /// Forks; the child moves `stdin_fd`/`stdout_fd`/`stderr_fd` (each -1 to inherit) onto
 /// 0/1/2 and calls `fexecve(fd, argv, envp)`. `keep_fd_open` clears `fd`'s close-on-exec
-/// flag in the child first (a `#!` script's interpreter opens /dev/fd/N after exec). The child does only async-signal-safe work,
+/// flag in the child first (a `#!` script's interpreter opens /dev/fd/N after exec). The
+/// program starts with no signal blocked and every caught signal at its default (ignored
+/// ones stay ignored), whatever the calling thread blocks. The child does only async-signal-safe work,
 /// so this is safe in a multithreaded process. A failed fexecve in the child is reported
 /// back through a close-on-exec pipe: the call then returns that errno (the child has
 /// been reaped). Returns 0 and stores the child's pid, or an errno value.
