@@ -49,12 +49,14 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // setresuid for ermfd-peer (a real peer of another user); test-only.
+    .target(name: "CErmFDPeer"),
     // The second process of the fd-passing tests (client or server across a real
     // process boundary). Not a product: tests find it beside their own binary.
     .executableTarget(
       name: "ermfd-peer",
       dependencies: [
-        "ErmFD", "CErmFD",
+        "ErmFD", "CErmFD", "CErmFDPeer",
         .product(name: "ErmCore", package: "ErmCore"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]

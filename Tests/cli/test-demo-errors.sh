@@ -14,4 +14,21 @@ touch "$dir/file"
 check "not a directory" "$tool" demo "$dir/file"
 check "level" "$tool" demo --level 0 "$dir"
 check "chunk" "$tool" demo --chunk-kib 1 "$dir"
+# --tmpfs is checked before the (long) import: no import progress is printed.
+mkdir "$dir/tree"; echo x > "$dir/tree/f"
+check "$dir/missing-tmpfs" "$tool" demo --tmpfs "$dir/missing-tmpfs" "$dir/tree"
+if echo "$out" | grep -q "import:"; then echo "--tmpfs was checked after the import:"; echo "$out"; exit 1; fi
+# A host file that cannot be read says why.
+check "cannot read $dir/missing-file: No such file or directory" "$tool" export "$dir/missing-file"
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  # Another user cannot read a root-only directory: demo fails and says why, never "0/0".
+  chmod 755 "$dir"; mkdir "$dir/locked"; echo x > "$dir/locked/f"; chmod 700 "$dir/locked"
+  check "cannot read $dir/locked: Permission denied" \
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" demo --tmpfs none "$dir/locked"
+  # An unreadable file inside a readable tree is skipped with the reason.
+  mkdir "$dir/open"; echo x > "$dir/open/secret"; chmod 600 "$dir/open/secret"; echo y > "$dir/open/public"
+  out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$tool" demo --tmpfs none "$dir/open" 2>&1)
+  echo "$out" | grep -q "skipped $dir/open/secret (Permission denied)" || { echo "skip reason missing:"; echo "$out"; exit 1; }
+  echo "$out" | grep -q "verified 1/1" || { echo "$out"; exit 1; }
+fi
 echo "demo rejects bad input cleanly"

@@ -8,8 +8,9 @@ sock="$dir/ermfs.sock"
 "$tool" serve --socket "$sock" --import "$tree" > "$dir/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
-for _ in $(seq 1 100); do [ -S "$sock" ] && break; sleep 0.1; done
-[ -S "$sock" ] || { echo "server never created its socket"; cat "$dir/serve.log"; exit 1; }
+# Ready once it says so (the socket exists earlier, from before the import).
+for _ in $(seq 1 600); do grep -q "^serving" "$dir/serve.log" && break; sleep 0.1; done
+grep -q "^serving" "$dir/serve.log" || { echo "server never said it was serving"; cat "$dir/serve.log"; exit 1; }
 [ "$(stat -c %a "$sock")" = 600 ] || { echo "socket mode is $(stat -c %a "$sock"), want 600"; exit 1; }
 "$tool" get --socket "$sock" /tree/sub/numbers | cmp - "$tree/sub/numbers"
 "$tool" get --socket "$sock" --sealed /tree/blob | cmp - "$tree/blob"

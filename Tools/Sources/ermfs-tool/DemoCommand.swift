@@ -39,6 +39,8 @@ struct DemoCommand: ParsableCommand {
         let skip: (String) -> Bool = directories.isEmpty
             ? { $0 == ".git" || $0.hasPrefix(".build") || $0 == ".swiftpm" }
             : { _ in false }
+        // Everything that can be checked before the (long) import is checked first.
+        if tmpfsParent != "none" { try TmpfsRun.checkParent(tmpfsParent) }
         print("ermfs-tool demo: importing \(roots.joined(separator: ", "))")
         let corpus = try Corpus.load(roots: roots, skipDirectories: skip)
         for path in corpus.skipped.prefix(5) { print("  skipped \(path)") }
@@ -47,7 +49,7 @@ struct DemoCommand: ParsableCommand {
         let configuration = ErmFS.Configuration(
             chunkSize: chunkKiB * 1024, compressionLevel: CompressionLevel(rawValue: Int32(level))!)
         let ermfs = try ErmfsRun.run(corpus, configuration: configuration)
-        let tmpfs = tmpfsParent == "none" ? nil : try TmpfsRun.run(corpus, under: tmpfsParent)
+        let tmpfs = tmpfsParent == "none" ? nil : try Self.runTmpfsBaseline(corpus, under: tmpfsParent)
 
         let logical = corpus.totalBytes
         let stats = ermfs.statistics
@@ -86,6 +88,20 @@ struct DemoCommand: ParsableCommand {
         }
     }
 
+    /// The tmpfs baseline, with SIGINT/SIGTERM/SIGHUP caught while its copy exists: a
+    /// signal stops it between files, the copy is removed, and the demo exits 128+n (as
+    /// the signal would have made it), instead of dying with the copy left in tmpfs.
+    static func runTmpfsBaseline(_ corpus: Corpus, under parent: String) throws -> TmpfsRun {
+        let catcher = try SignalCatcher([SIGINT, SIGTERM, SIGHUP])
+        let run = Result { try TmpfsRun.run(corpus, under: parent, interrupted: { catcher.caughtSignal != nil }) }
+        catcher.restore()
+        if let signal = catcher.caughtSignal {
+            FileHandle.standardError.write(Data("interrupted by signal \(signal): tmpfs copy removed\n".utf8))
+            throw ExitCode(128 + signal)
+        }
+        return try run.get()
+    }
+
     static func defaultRoots() -> [String] {
         // This file lives at <repository>/Tools/Sources/ermfs-tool/; use the repository when it is still there.
         var repository = URL(fileURLWithPath: #filePath)
@@ -117,7 +133,7 @@ struct ErmfsRun {
         try fs.makeDirectories(of: corpus)
         var done = 0
         for file in corpus.files {
-            try file.bytes.withUnsafeBytes { try fs.storeFile(file.path, $0) }
+            try file.bytes.withUnsafeBytes { try fs.storeFile(file.path, $0, permissions: file.permissions) }
             done += file.bytes.count
             progress.update(done)
         }

@@ -3,7 +3,9 @@ import SystemPackage
 
 extension ErmFS {
     /// Creates (or empties) `path`, writes all of `bytes` and closes it: the last close
-    /// compresses the file like any other closed ERMFS file.
+    /// compresses the file like any other closed ERMFS file. A new file gets
+    /// `permissions` (the source's, so a program keeps its execute bits and data does not
+    /// gain them).
     func storeFile(_ path: String, _ bytes: UnsafeRawBufferPointer,
                    permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]) throws {
         let fd = try open(path, .writeOnly, options: [.create, .truncate], permissions: permissions)
@@ -19,10 +21,17 @@ extension ErmFS {
         try close(fd)
     }
 
-    /// Creates every directory of `corpus` (parents come first) with mode 0755.
+    /// Creates every directory of `corpus` (parents come first) with its source's mode.
     func makeDirectories(of corpus: Corpus) throws {
         for directory in corpus.directories {
-            try mkdir(directory, permissions: [.ownerReadWriteExecute, .groupReadExecute, .otherReadExecute])
+            try mkdir(directory.path, permissions: directory.permissions)
+        }
+    }
+
+    /// Stores every file of `corpus` with its source's mode (directories must exist).
+    func storeFiles(of corpus: Corpus) throws {
+        for file in corpus.files {
+            try file.bytes.withUnsafeBytes { try storeFile(file.path, $0, permissions: file.permissions) }
         }
     }
 }

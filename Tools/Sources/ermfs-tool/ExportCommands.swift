@@ -33,28 +33,51 @@ private func copyToStandardOutput(_ fd: FileDescriptor) throws {
     }
 }
 
-/// Stores one host file at `path` in `fs` (its directory must exist) and closes it, so it
-/// is compressed like any closed ERMFS file.
-private func importFile(_ hostPath: String, into fs: ErmFS, at path: String,
-                        permissions: FilePermissions) throws {
-    guard let data = FileManager.default.contents(atPath: hostPath) else {
-        throw ToolError("cannot read \(hostPath)")
+/// Stores one host file at `path` in `fs` (its directory must exist) with the host file's
+/// permission bits, and closes it, so it is compressed like any closed ERMFS file.
+/// Returns what was stored.
+private func importFile(_ hostPath: String, into fs: ErmFS, at path: String) throws -> HostFile {
+    let file: HostFile
+    do throws(Errno) {
+        file = try HostFile.read(hostPath)
+    } catch {
+        throw ToolError("cannot read \(hostPath): \(error.text)")
     }
-    try data.withUnsafeBytes { try fs.storeFile(path, $0, permissions: permissions) }
+    try file.bytes.withUnsafeBytes { try fs.storeFile(path, $0, permissions: file.permissions) }
+    return file
 }
 
-/// Imports directory trees: each root appears as `/<its last component>`.
-private func importTrees(_ roots: [String], into fs: ErmFS) throws -> Corpus {
-    let corpus = try Corpus.load(roots: roots)
+/// Imports directory trees: each root appears as `/<its last component>`, every file and
+/// directory with its source's mode.
+private func importTrees(_ roots: [String], into fs: ErmFS,
+                         interrupted: () -> Bool = { false }) throws -> Corpus {
+    let corpus = try Corpus.load(roots: roots, interrupted: interrupted)
     try fs.makeDirectories(of: corpus)
-    for file in corpus.files {
-        try file.bytes.withUnsafeBytes { try fs.storeFile(file.path, $0) }
-    }
+    try fs.storeFiles(of: corpus)
     for skipped in corpus.skipped { FileHandle.standardError.write(Data("skipped \(skipped)\n".utf8)) }
     return corpus
 }
 
-/// `ermfs-tool export [--import DIR ...] FILE [--sealed] [--executable] [--cat]`.
+/// Why an executable export or exec of `path` failed with EACCES: the file's mode, or
+/// the kernel's `vm.memfd_noexec`, or (neither being the cause) nothing more.
+private func permissionDeniedReason(_ path: String, in fs: ErmFS) -> String {
+    let executeBits: FilePermissions = [.ownerExecute, .groupExecute, .otherExecute]
+    if let mode = try? fs.stat(path).permissions, mode.isDisjoint(with: executeBits) {
+        return "the file has no execute permission (mode \(octal(mode)))"
+    }
+    let policy = ExecutableMemfdPolicy.current
+    return policy == .forbidden ? policy.description : ""
+}
+
+/// Permission bits as four octal digits, e.g. "0644".
+private func octal(_ permissions: FilePermissions) -> String {
+    let digits = String(permissions.rawValue & 0o7777, radix: 8)
+    return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+}
+
+/// `ermfs-tool export [--import DIR ...] FILE [--sealed] [--executable] [--cat]`: one file
+/// (README showed `FILE ...`; exporting several is what `exportMany` is for, and a
+/// report per memfd of several files was not worth a second code path here).
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
@@ -63,8 +86,8 @@ struct ExportCommand: ParsableCommand {
             Without --import, FILE is a host file: it is stored in a fresh in-process ERMFS
             as /<its name> (compressed on close), then exported. With --import DIR, the
             trees are imported (DIR appears as /<name of DIR>) and FILE is an ERMFS path.
-            The report names the memfd, its size, its seals, and whether its bytes equal
-            the original's.
+            Files keep their host permission bits. The report names the memfd, its size,
+            the file's mode, its seals, and whether its bytes equal the original's.
             """
     )
 
@@ -90,8 +113,7 @@ struct ExportCommand: ParsableCommand {
         if imports.isEmpty {
             let name = URL(fileURLWithPath: file).lastPathComponent
             path = "/" + name
-            try importFile(file, into: fs, at: path, permissions: [.ownerReadWriteExecute])
-            original = FileManager.default.contents(atPath: file).map { [UInt8]($0) }
+            original = try importFile(file, into: fs, at: path).bytes
         } else {
             let corpus = try importTrees(imports, into: fs)
             path = file
@@ -104,10 +126,8 @@ struct ExportCommand: ParsableCommand {
         do throws(Errno) {
             fd = try fs.export(path, options: options)
         } catch {
-            if error == .permissionDenied && executable {
-                throw ToolError("\(path): \(error): \(ExecutableMemfdPolicy.current)")
-            }
-            throw ToolError("\(path): \(error)")
+            let reason = error == .permissionDenied ? permissionDeniedReason(path, in: fs) : ""
+            throw ToolError("\(path): \(error)" + (reason.isEmpty ? "" : ": \(reason)"))
         }
         defer { try? fd.close() }
         if cat { return try copyToStandardOutput(fd) }
@@ -123,7 +143,7 @@ struct ExportCommand: ParsableCommand {
             sealNames.append(label)
         }
         print("exported \(path) as fd \(fd.rawValue) -> \(name)")
-        print("  size \(size) bytes (ERMFS logical \(status.size), stored \(status.storedSize))")
+        print("  size \(size) bytes (ERMFS logical \(status.size), stored \(status.storedSize)), mode \(octal(status.permissions))")
         print("  seals: \(sealNames.isEmpty ? "none" : sealNames.joined(separator: ", "))")
         if let original {
             var exported = [UInt8](repeating: 0, count: Int(size))
@@ -149,9 +169,12 @@ struct ExecCommand: ParsableCommand {
         commandName: "exec",
         abstract: "Store a program in ERMFS and run it from memory (memfd + fexecve).",
         discussion: """
-            The host FILE is stored in a fresh in-process ERMFS, exported as a sealed
+            The host FILE is stored in a fresh in-process ERMFS with its permission bits
+            (a file without execute permission is refused), exported as a sealed
             executable memfd and run with fexecve in a child process that shares this
-            terminal's standard input, output and error. Exits with the program's status.
+            terminal's standard input, output and error. Signals sent to ermfs-tool
+            (SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) are passed on to the
+            program. Exits with the program's status, or 128+N when signal N killed it.
             Fails with a clear message when the kernel forbids executable memfds
             (vm.memfd_noexec = 2).
             """
@@ -163,22 +186,47 @@ struct ExecCommand: ParsableCommand {
     @Argument(parsing: .captureForPassthrough, help: "Arguments for the program.")
     var arguments: [String] = []
 
+    /// Passed on to the child when a process sends them to us. Sent by the kernel (the
+    /// terminal's Ctrl-C or Ctrl-\ or hangup), they already reached the child, which runs
+    /// in our process group: passing them on would deliver them twice.
+    static let forwarded = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+
     func run() throws {
         let fs = try ErmFS()
         let path = "/" + URL(fileURLWithPath: file).lastPathComponent
-        try importFile(file, into: fs, at: path, permissions: [.ownerReadWriteExecute])
-        let status: TerminationStatus
+        _ = try importFile(file, into: fs, at: path)
+        // Caught from before the child exists, so none is lost: they wait in the pipe.
+        let catcher = try SignalCatcher(Self.forwarded + [SIGCHLD])
+        defer { catcher.restore() }
+        let child: pid_t
         do throws(Errno) {
-            status = try fs.exec(path, arguments: arguments)
+            child = try fs.spawn(path, arguments: arguments)
         } catch {
-            if error == .permissionDenied {
-                throw ToolError("\(file): \(error): \(ExecutableMemfdPolicy.current)")
-            }
-            throw ToolError("\(file): \(error)")
+            let reason = error == .permissionDenied ? permissionDeniedReason(path, in: fs) : ""
+            throw ToolError("\(file): \(error)" + (reason.isEmpty ? "" : ": \(reason)"))
         }
+        let status = try Self.wait(for: child, passingOn: catcher)
         switch status {
         case .exited(let code): if code != 0 { throw ExitCode(code) }
-        case .signaled(let signal): throw ToolError("\(file) was killed by signal \(signal)")
+        case .signaled(let signal): throw ExitCode(128 + signal)
+        }
+    }
+
+    /// Waits for `child`, passing on the signals processes send us meanwhile. SIGCHLD
+    /// (caught too) wakes the loop when the child ends.
+    /// The corresponding C functions are `waitpid(WNOHANG)`, `poll` and `kill`.
+    static func wait(for child: pid_t, passingOn catcher: SignalCatcher) throws -> TerminationStatus {
+        while true {
+            for caught in catcher.pending() where caught.signal != SIGCHLD && caught.sentByProcess {
+                kill(child, caught.signal)
+            }
+            do throws(Errno) {
+                if let status = try ErmFS.waitIfEnded(for: child) { return status }
+            } catch {
+                throw ToolError("waitpid: \(error)")
+            }
+            var ready = pollfd(fd: catcher.descriptor, events: Int16(POLLIN), revents: 0)
+            _ = poll(&ready, 1, -1)  // EINTR: just look again
         }
     }
 }
@@ -189,10 +237,13 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve",
         abstract: "Serve imported trees' files as memfds over a UNIX socket until interrupted.",
         discussion: """
-            The socket (SOCK_SEQPACKET, mode 0600) answers a path with its memfd through
-            SCM_RIGHTS, or with an errno and a message. Only the same user and root may
-            connect unless --allow-any-user. Fetch with `ermfs-tool get`. SIGINT or
-            SIGTERM stops the server and removes the socket file.
+            The socket (SOCK_SEQPACKET) answers a path with its memfd through SCM_RIGHTS,
+            or with an errno and a message. By default the socket file is mode 0600 and
+            only the same user and root may connect; --allow-any-user makes it 0666 and
+            admits every user (each uid may hold at most 32 connections). The socket is
+            created before the trees are imported, so a bad path fails at once. Fetch
+            with `ermfs-tool get`. SIGINT or SIGTERM stops the server and removes the
+            socket file (if it is still this server's).
             """
     )
 
@@ -202,10 +253,10 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .customLong("import"), help: "Directory tree to serve (appears as /<its name>).")
     var imports: [String]
 
-    @Flag(help: "Remove an existing socket file at --socket first.")
+    @Flag(help: "Take over a stale socket file at --socket (one no server listens on).")
     var replace = false
 
-    @Flag(help: "Admit every user who can open the socket file.")
+    @Flag(help: "Admit every user: socket file mode 0666 and no uid check.")
     var allowAnyUser = false
 
     @Option(help: "Milliseconds a silent connection stays open.")
@@ -217,41 +268,61 @@ struct ServeCommand: ParsableCommand {
     }
 
     func run() throws {
-        if replace {
-            var info = stat()
-            if lstat(socket, &info) == 0 {
-                guard info.st_mode & S_IFMT == S_IFSOCK else {
-                    throw ToolError("\(socket) exists and is not a socket: not removing it")
-                }
-                unlink(socket)
-            }
-        }
         let fs = try ErmFS()
-        let corpus = try importTrees(imports, into: fs)
+        // The socket first: a path that cannot work fails before a long import. Clients
+        // that connect meanwhile wait in the listen backlog until run() serves them.
         let server: ExportServer
         do throws(Errno) {
             server = try ExportServer(fs: fs, socketPath: socket,
                                       peerPolicy: allowAnyUser ? .anyUser : .sameUserOrRoot,
-                                      idleTimeout: idleTimeout)
+                                      idleTimeout: idleTimeout, replacingStaleSocket: replace)
         } catch {
-            if error == .addressInUse {
-                throw ToolError("\(socket): already exists (another server, or a stale socket: use --replace)")
-            }
-            throw ToolError("\(socket): \(error)")
+            throw ToolError(Self.explain(error, socket: socket, replacing: replace))
         }
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        var sources: [DispatchSourceSignal] = []
-        for number in [SIGINT, SIGTERM] {
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { server.stop() }
-            source.resume()
-            sources.append(source)
+        // Caught from now on: whenever one comes, the socket file goes with the server
+        // (during the import: the import stops, `server` is released, its deinit removes it).
+        let catcher = try SignalCatcher([SIGINT, SIGTERM, SIGHUP])
+        let corpus: Corpus
+        do {
+            corpus = try importTrees(imports, into: fs, interrupted: { catcher.caughtSignal != nil })
+        } catch is Corpus.Interrupted {
+            throw ExitCode(128 + (catcher.caughtSignal ?? SIGTERM))
         }
-        print("serving \(corpus.files.count) files (\(corpus.directories.joined(separator: ", "))) on \(socket)")
+        let wake = catcher.descriptor
+        Thread.detachNewThread {
+            var ready = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+            while poll(&ready, 1, -1) < 0 && errno == EINTR {}
+            server.stop()
+        }
+        let roots = corpus.directories.map(\.path).filter { !$0.dropFirst().contains("/") }
+        print("serving \(corpus.files.count) files (\(roots.joined(separator: ", "))) on \(socket)")
+        fflush(nil)  // the line tells scripts the server is ready: out of the buffer now
         server.run()
-        sources.forEach { $0.cancel() }
+        catcher.restore()
         print("stopped after \(server.repliesSent) replies")
+    }
+
+    /// Says why the socket could not be created, naming what is in the way.
+    static func explain(_ error: Errno, socket: String, replacing: Bool) -> String {
+        guard error == .addressInUse else { return "\(socket): \(error)" }
+        var info = stat()
+        if lstat(socket, &info) == 0 && info.st_mode & S_IFMT != S_IFSOCK {
+            return "\(socket): exists and is not a socket: not removing it"
+        }
+        let probe = connectProbe(socket)
+        if probe == 0 { return "\(socket): a server is listening on it: not replacing it" }
+        if replacing { return "\(socket): \(error) (\(Errno(rawValue: probe)))" }
+        return "\(socket): a stale socket (no server listening): use --replace to take it over"
+    }
+
+    /// 0 when a server accepts a connection on `socket`, else the connect's errno.
+    private static func connectProbe(_ socket: String) -> Int32 {
+        do throws(Errno) {
+            _ = try ExportClient(socketPath: socket, timeout: 1000)
+            return 0
+        } catch {
+            return error.rawValue
+        }
     }
 }
 

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -51,15 +53,36 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_o
                  int stdin_fd, int stdout_fd, int stderr_fd, pid_t *pid_out) {
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return errno;
+  // Every signal blocked across fork, so none of the caller's handlers runs in the child
+  // before it has put them back to default (as posix_spawn does).
+  sigset_t all, caller_mask;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &caller_mask);
   pid_t pid = fork();
   if (pid < 0) {
     int error = errno;
+    pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
     close(report[0]);
     close(report[1]);
     return error;
   }
   if (pid == 0) {
     close(report[0]);
+    // Caught signals back to their default (exec would do it too, but only at exec);
+    // ignored ones stay ignored, as across any exec. Then no signal blocked: the mask of
+    // the thread that called spawn (Dispatch and Swift concurrency threads block most
+    // signals) would otherwise outlive exec and make the program deaf to SIGTERM/SIGINT.
+    for (int signal = 1; signal < NSIG; signal++) {
+      struct sigaction action;
+      if (sigaction(signal, NULL, &action) != 0) continue;  // SIGKILL, SIGSTOP, libc's own
+      if (action.sa_handler == SIG_IGN || action.sa_handler == SIG_DFL) continue;
+      memset(&action, 0, sizeof action);
+      action.sa_handler = SIG_DFL;
+      sigaction(signal, &action, NULL);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    pthread_sigmask(SIG_SETMASK, &none, NULL);
     int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
     // Move every source out of 0..2 first: a dup2 onto 1 must not replace the 1 that
     // another target asked for (stdout to a pipe, stderr to the caller's stdout).
@@ -89,6 +112,7 @@ int ermfd_spawn_fd(int fd, char *const argv[], char *const envp[], int keep_fd_o
     fexecve(fd, argv, envp);
     write_errno_and_exit(report[1], errno);
   }
+  pthread_sigmask(SIG_SETMASK, &caller_mask, NULL);
   close(report[1]);
   int child_error = 0;
   ssize_t n;
@@ -138,28 +162,112 @@ static int fill_address(struct sockaddr_un *address, const char *path) {
   return 0;
 }
 
-int ermfd_unix_listen(const char *path, unsigned mode, int backlog) {
+/// 1 when `path` is a socket file nobody listens on (a connect is refused) or is gone.
+static int is_stale_socket(const char *path, const struct sockaddr_un *address) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return errno == ENOENT;
+  if (!S_ISSOCK(info.st_mode)) return 0;
+  // Non-blocking: a live server with a full backlog answers EAGAIN instead of stalling us.
+  int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) return 0;
+  int rc = connect(probe, (const struct sockaddr *)address, sizeof *address);
+  int error = errno;
+  close(probe);
+  return rc != 0 && error == ECONNREFUSED;
+}
+
+/// Records the identity of the socket file just bound at `path` and gives it exactly
+/// `mode`, working on an O_PATH|O_NOFOLLOW descriptor: a symbolic link swapped in since
+/// bind is never followed, and another file is never changed.
+static int claim_socket_file(const char *path, unsigned mode, uint64_t *device, uint64_t *inode) {
+  int file = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (file < 0) return -1;
+  struct stat info;
+  if (fstat(file, &info) != 0) goto fail;
+  if (!S_ISSOCK(info.st_mode) || info.st_uid != geteuid()) {
+    errno = EEXIST;
+    goto fail;
+  }
+  if ((info.st_mode & 07777) != (mode & 07777)) {
+    // The umask narrowed it at bind. chmod through /proc/self/fd reaches this very inode.
+    char proc_path[64];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file);
+    if (chmod(proc_path, mode) != 0) goto fail;
+  }
+  if (device) *device = (uint64_t)info.st_dev;
+  if (inode) *inode = (uint64_t)info.st_ino;
+  close(file);
+  return 0;
+fail : {
+  int error = errno;
+  close(file);
+  errno = error;
+  return -1;
+}
+}
+
+int ermfd_unix_listen(const char *path, unsigned mode, int backlog, int replace_stale,
+                      uint64_t *device_out, uint64_t *inode_out) {
   struct sockaddr_un address;
   if (fill_address(&address, path) != 0) return -1;
   int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
   if (sock < 0) return -1;
   // The socket inode's mode (less the umask) becomes the file's mode at bind.
   if (fchmod(sock, mode) != 0) goto fail;
-  if (bind(sock, (struct sockaddr *)&address, sizeof address) != 0) goto fail;
-  if (chmod(path, mode) != 0 || listen(sock, backlog) != 0) {
+  int rc = bind(sock, (struct sockaddr *)&address, sizeof address);
+  if (rc != 0 && errno == EADDRINUSE && replace_stale && is_stale_socket(path, &address)) {
+    // Between the refused connect and this unlink another server may bind there; the
+    // window is a few system calls, and only servers started with replace_stale race in it.
+    if (unlink(path) != 0 && errno != ENOENT) goto fail;
+    rc = bind(sock, (struct sockaddr *)&address, sizeof address);
+  }
+  if (rc != 0) goto fail;
+  uint64_t device = 0, inode = 0;
+  if (claim_socket_file(path, mode, &device, &inode) != 0) goto fail_bound;
+  if (listen(sock, backlog) != 0) {
     int error = errno;
-    unlink(path);
+    ermfd_unlink_if_same(path, device, inode);
     close(sock);
     errno = error;
     return -1;
   }
+  if (device_out) *device_out = device;
+  if (inode_out) *inode_out = inode;
   return sock;
+fail_bound : {
+  // What is at the path is not (or no longer) certainly ours: leave it.
+  int error = errno;
+  close(sock);
+  errno = error;
+  return -1;
+}
 fail : {
   int error = errno;
   close(sock);
   errno = error;
   return -1;
 }
+}
+
+int ermfd_unlink_if_same(const char *path, uint64_t device, uint64_t inode) {
+  struct stat info;
+  if (lstat(path, &info) != 0) return -1;
+  if ((uint64_t)info.st_dev != device || (uint64_t)info.st_ino != inode) {
+    errno = ESTALE;
+    return -1;
+  }
+  return unlink(path);
+}
+
+void ermfd_unix_close_after_replies(int sock) {
+  shutdown(sock, SHUT_RDWR);
+  // After shutdown nothing new can arrive, so this ends (at the first empty message,
+  // which only a peer that sends empty messages would regret). No control buffer: the
+  // kernel releases any descriptors the discarded messages carry.
+  char scratch[64];
+  while (recv(sock, scratch, sizeof scratch, MSG_DONTWAIT | MSG_TRUNC) > 0) {
+  }
+  close(sock);
 }
 
 int ermfd_unix_accept(int listener) { return accept4(listener, NULL, NULL, SOCK_CLOEXEC); }

@@ -40,7 +40,9 @@ extension ErmFS {
   /// The calling process is not replaced; wait for the child with ``wait(for:)``.
   ///
   /// Scripts (`#!`) work too: for them the memfd is left open across `exec` so the
-  /// interpreter can open `/dev/fd/N`; binaries get no extra descriptor.
+  /// interpreter can open `/dev/fd/N`; binaries get no extra descriptor. The program
+  /// starts with no signal blocked and caught signals at their defaults (ignored ones
+  /// stay ignored), whichever thread calls this.
   ///
   /// The corresponding C functions are `memfd_create`, `fork` and `fexecve`.
   ///
@@ -151,6 +153,24 @@ extension ErmFS {
     var status: Int32 = 0
     guard ermfd_wait(pid, &status) == 0 else { throw Errno(rawValue: errno) }
     return TerminationStatus(waitStatus: status)
+  }
+}
+
+extension ErmFS {
+  /// The status of a child started by `spawn` if it has ended (it is then reaped), or nil
+  /// while it runs: for callers that wait for other things too (signals to pass on).
+  ///
+  /// The corresponding C function is `waitpid(pid, &status, WNOHANG)`.
+  ///
+  /// - Throws: ECHILD when `pid` is not a child of this process (or was already reaped).
+  public static func waitIfEnded(for pid: pid_t) throws(Errno) -> TerminationStatus? {
+    var status: Int32 = 0
+    while true {
+      let rc = waitpid(pid, &status, WNOHANG)
+      if rc == pid { return TerminationStatus(waitStatus: status) }
+      if rc == 0 { return nil }
+      if errno != EINTR { throw Errno(rawValue: errno) }
+    }
   }
 }
 

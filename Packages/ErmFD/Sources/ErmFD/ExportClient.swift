@@ -55,8 +55,9 @@ public final class ExportClient {
   ///   - path: the absolute path in the server's file system.
   ///   - options: how the server should export it.
   /// - Returns: the memfd, now a descriptor of this process (close-on-exec).
-  /// - Throws: the server's errno (ENOENT, EISDIR, EACCES for a refused peer, EINVAL,
-  ///   ENAMETOOLONG, ...; its message is in ``lastErrorMessage``), EAGAIN when no reply
+  /// - Throws: the server's errno (ENOENT, EISDIR, EACCES for a refused peer, EBUSY when
+  ///   the server has no connection to spare, EINVAL, ENAMETOOLONG, ...; its message is
+  ///   in ``lastErrorMessage``), EAGAIN when no reply
   ///   came within the timeout, ECONNRESET/EPIPE when the server went away, EPROTO
   ///   for a malformed reply, EBADF after ``close()``. After any error other than the
   ///   server's errno the connection is closed (a late reply must not answer a later
@@ -67,7 +68,14 @@ public final class ExportClient {
     let sent = request.withUnsafeBytes { ermfd_send_message(socket, $0.baseAddress, $0.count, -1) }
     guard sent == request.count else {
       let error: Errno = sent < 0 ? Errno(rawValue: errno) : .messageTooLong
+      // A server that refuses a connection (EACCES, EBUSY) answers and disconnects
+      // before reading anything: its answer is queued here and says more than EPIPE.
+      let refusal = error == .brokenPipe || error == .connectionReset ? queuedErrorReply() : nil
       close()  // the server may still answer what it got: never take that for a later reply
+      if let refusal {
+        lastErrorMessage = refusal.message
+        throw Errno(rawValue: refusal.errno)
+      }
       throw error
     }
 
@@ -103,5 +111,18 @@ public final class ExportClient {
     }
     lastErrorMessage = nil
     return FileDescriptor(rawValue: fd)
+  }
+
+  /// An error reply already waiting on the socket (without blocking), if any.
+  private func queuedErrorReply() -> (errno: Int32, message: String)? {
+    _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: ExportProtocol.maximumReplyLength, alignment: 8)
+    defer { buffer.deallocate() }
+    var fd: Int32 = -1, truncated: Int32 = 0
+    let n = ermfd_receive_message(socket, buffer.baseAddress, buffer.count, &fd, &truncated)
+    if fd >= 0 { Glibc.close(fd) }
+    guard n > 0, let reply = ExportProtocol.decodeReply(UnsafeRawBufferPointer(rebasing: buffer[0..<n])),
+          reply.errno != 0 else { return nil }
+    return reply
   }
 }

@@ -9,16 +9,19 @@ import Glibc
 import Musl
 #endif
 
-/// Serves exports of one ErmFS to other processes: a UNIX socket (SOCK_SEQPACKET, socket
-/// file mode 0600) on which a client sends a path and receives its memfd through
-/// SCM_RIGHTS, or an errno and a message.
+/// Serves exports of one ErmFS to other processes: a UNIX socket (SOCK_SEQPACKET) on
+/// which a client sends a path and receives its memfd through SCM_RIGHTS, or an errno
+/// and a message.
 ///
-/// One thread runs ``run()``; it multiplexes every connection with `poll`, so a slow or
-/// silent client cannot block the others. Each peer's credentials (SO_PEERCRED) are
-/// checked against ``PeerPolicy`` when it connects. Bad requests (too short, too long,
-/// unknown options, invalid UTF-8, unexpected descriptors) get an error reply; a
-/// connection idle longer than the timeout, or one that does not read its replies, is
-/// closed. Nothing a client sends can crash or stall the server.
+/// One thread runs ``run()``; it multiplexes every connection with `poll` and answers one
+/// request per connection per turn, so neither a slow or silent client nor one that
+/// pipelines many requests holds the others back. Each peer's credentials (SO_PEERCRED)
+/// are checked against ``PeerPolicy`` when it connects; a refused peer, or one beyond
+/// ``maximumConnections`` or ``maximumConnectionsPerUser``, gets one error reply and is
+/// disconnected at once. Bad requests (too short, too long, unknown options, invalid
+/// UTF-8, a NUL byte, unexpected descriptors) get an error reply; a connection idle
+/// longer than the timeout, or one that does not read its replies, is closed. Nothing a
+/// client sends can crash or stall the server.
 ///
 /// ```swift
 /// let server = try ExportServer(fs: fs, socketPath: "/run/ermfs.sock")
@@ -26,24 +29,6 @@ import Musl
 /// ...; server.stop()                         // run() returns, the socket file is removed
 /// ```
 public final class ExportServer: Sendable {
-  /// Who may connect.
-  public enum PeerPolicy: Sendable, Hashable {
-    /// The server's own user, and root (the default).
-    case sameUserOrRoot
-    /// Only these user ids.
-    case users(Set<UInt32>)
-    /// Anyone who can open the socket file (its mode 0600 still limits that).
-    case anyUser
-
-    func admits(uid: uid_t) -> Bool {
-      switch self {
-      case .sameUserOrRoot: return uid == 0 || uid == geteuid()
-      case .users(let set): return set.contains(uid)
-      case .anyUser: return true
-      }
-    }
-  }
-
   /// The socket file's path.
   public let socketPath: String
   /// Who may connect.
@@ -52,9 +37,15 @@ public final class ExportServer: Sendable {
   public let idleTimeout: Int
   /// Connections served at once; more are told EBUSY and closed.
   public let maximumConnections: Int
+  /// Connections one user id may hold at once; more are told EBUSY and closed, so no
+  /// single user can take every connection.
+  public let maximumConnectionsPerUser: Int
 
   private let fs: ErmFS
   private let listener: Int32
+  /// The socket file this server created (st_dev, st_ino): removed only while the path
+  /// still names it.
+  private let socketFile: (device: UInt64, inode: UInt64)
   private let wake: (read: Int32, write: Int32)
   private let state = Mutex<State>(State())
 
@@ -68,8 +59,11 @@ public final class ExportServer: Sendable {
 
   /// Creates the socket file and starts listening; serving starts with ``run()``.
   ///
-  /// The corresponding C functions are `socket(AF_UNIX, SOCK_SEQPACKET)`, `bind`,
-  /// `chmod` and `listen`.
+  /// The socket file's mode is the policy's ``PeerPolicy/socketFileMode`` (0600 for
+  /// `.sameUserOrRoot`, 0666 otherwise), whatever the umask.
+  ///
+  /// The corresponding C functions are `socket(AF_UNIX, SOCK_SEQPACKET)`, `fchmod`,
+  /// `bind` and `listen`.
   ///
   /// - Parameters:
   ///   - fs: the file system to export from.
@@ -77,15 +71,25 @@ public final class ExportServer: Sendable {
   ///   - peerPolicy: who may connect (default: same user or root).
   ///   - idleTimeout: milliseconds a connection may stay silent (default 5000).
   ///   - maximumConnections: connections served at once (default 64).
-  /// - Throws: EADDRINUSE when the path exists (remove a stale socket first),
-  ///   ENAMETOOLONG, ENOENT/EACCES for the directory, EMFILE, EINVAL for bad limits.
+  ///   - maximumConnectionsPerUser: connections one uid may hold (default 32).
+  ///   - replacingStaleSocket: remove a socket file left at `socketPath` by a server
+  ///     that is gone (a connect to it is refused) instead of throwing EADDRINUSE. A
+  ///     live server's socket, or any other file, is never removed.
+  /// - Throws: EADDRINUSE when the path exists (a live server, a file that is not a
+  ///   socket, or a stale socket without `replacingStaleSocket`), ENAMETOOLONG,
+  ///   ENOENT/EACCES for the directory, EMFILE, EINVAL for an empty path or bad limits.
   public init(fs: ErmFS, socketPath: String, peerPolicy: PeerPolicy = .sameUserOrRoot,
-              idleTimeout: Int = 5000, maximumConnections: Int = 64) throws(Errno) {
-    guard idleTimeout > 0, maximumConnections > 0 else { throw .invalidArgument }
+              idleTimeout: Int = 5000, maximumConnections: Int = 64,
+              maximumConnectionsPerUser: Int = 32, replacingStaleSocket: Bool = false) throws(Errno) {
+    guard idleTimeout > 0, maximumConnections > 0, maximumConnectionsPerUser > 0 else {
+      throw .invalidArgument
+    }
     var ends: (Int32, Int32) = (-1, -1)
     let piped = withUnsafeMutableBytes(of: &ends) { ermfd_pipe($0.baseAddress!.assumingMemoryBound(to: Int32.self)) }
     guard piped == 0 else { throw Errno(rawValue: errno) }
-    let listener = ermfd_unix_listen(socketPath, 0o600, 64)
+    var device: UInt64 = 0, inode: UInt64 = 0
+    let listener = ermfd_unix_listen(socketPath, peerPolicy.socketFileMode, 64,
+                                     replacingStaleSocket ? 1 : 0, &device, &inode)
     guard listener >= 0 else {
       let error = Errno(rawValue: errno)
       Glibc.close(ends.0)
@@ -98,7 +102,9 @@ public final class ExportServer: Sendable {
     self.peerPolicy = peerPolicy
     self.idleTimeout = idleTimeout
     self.maximumConnections = maximumConnections
+    self.maximumConnectionsPerUser = maximumConnectionsPerUser
     self.listener = listener
+    self.socketFile = (device, inode)
     self.wake = ends
   }
 
@@ -106,17 +112,23 @@ public final class ExportServer: Sendable {
     Glibc.close(wake.read)
     Glibc.close(wake.write)
     let closed = state.withLock { $0.closed }
-    if !closed {
-      Glibc.close(listener)
-      unlink(socketPath)
-    }
+    if !closed { closeListener() }
+  }
+
+  /// Removes the socket file if it is still ours, then stops listening. In this order:
+  /// while we listen, a server started with `replacingStaleSocket` sees a live socket
+  /// and leaves the path alone.
+  private func closeListener() {
+    _ = ermfd_unlink_if_same(socketPath, socketFile.device, socketFile.inode)
+    Glibc.close(listener)
   }
 
   /// Requests answered so far (successes and errors).
   public var repliesSent: Int { state.withLock { $0.replies } }
 
   /// Serves connections until ``stop()``; then closes every connection and the socket
-  /// and removes the socket file. Call it once, on a thread of your choice.
+  /// and removes the socket file (if it is still this server's). Call it once, on a
+  /// thread of your choice.
   ///
   /// The corresponding C functions are `poll`, `accept4`, `getsockopt(SO_PEERCRED)`,
   /// `recvmsg` and `sendmsg(SCM_RIGHTS)`.
@@ -132,8 +144,7 @@ public final class ExportServer: Sendable {
     defer {
       request.deallocate()
       for c in connections { Glibc.close(c.socket) }
-      Glibc.close(listener)
-      unlink(socketPath)
+      closeListener()
       state.withLock { $0.closed = true }
     }
 
@@ -147,21 +158,22 @@ public final class ExportServer: Sendable {
       let ready = poll(&polled, nfds_t(polled.count), timeout)
       if ready < 0 && errno != EINTR { break }  // cannot happen with valid descriptors
 
-      // Requests first, then expiries, then new connections (indices stay valid).
+      // One request per ready connection per turn (fairness: a client that pipelines
+      // many requests waits its turn like everyone else), then expiries, then new
+      // connections (indices stay valid).
       var keep: [Connection] = []
       let after = Self.milliseconds()
       for (i, var c) in connections.enumerated() {
         let events = polled[i + 2].revents
         if events & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-          if serve(&c, buffer: request) {
+          if serveOneRequest(c.socket, buffer: request) {
             c.deadline = after + idleTimeout
             keep.append(c)
           } else {
             Glibc.close(c.socket)
           }
         } else if after >= c.deadline {
-          _ = reply(c.socket, error: .timedOut, message: "idle for \(idleTimeout) ms: closing")
-          Glibc.close(c.socket)
+          dismiss(c.socket, error: .timedOut, message: "idle for \(idleTimeout) ms: closing")
         } else {
           keep.append(c)
         }
@@ -182,11 +194,8 @@ public final class ExportServer: Sendable {
 
   private struct Connection {
     var socket: Int32
+    var uid: uid_t
     var deadline: Int
-    /// Set for a peer the policy refuses: each of its requests is answered with this
-    /// error. Closing at once instead could discard the reply: a UNIX socket closed
-    /// with unread requests makes the peer's recv fail with ECONNRESET.
-    var refusal: (error: Errno, message: String)? = nil
   }
 
   private static func milliseconds() -> Int {
@@ -195,51 +204,54 @@ public final class ExportServer: Sendable {
     return t.tv_sec * 1000 + t.tv_nsec / 1_000_000
   }
 
-  /// Accepts every pending connection, admitting those the policy allows.
+  /// Accepts pending connections (at most `maximumConnections` per turn, so a flood of
+  /// connects cannot keep the loop from serving), admitting those the policy and the
+  /// limits allow. The others are answered and closed at once: they never hold a slot.
   private func accept(into connections: inout [Connection]) {
-    while true {
+    for _ in 0..<maximumConnections {
       let sock = ermfd_unix_accept(listener)
       if sock < 0 { return }  // EAGAIN: none left (or a transient error: poll again)
       _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK)
       var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
-      var connection = Connection(socket: sock, deadline: Self.milliseconds() + idleTimeout)
       if ermfd_peer_credentials(sock, &pid, &uid, &gid) != 0 {
-        connection.refusal = (Errno(rawValue: errno), "cannot read peer credentials")
+        dismiss(sock, error: Errno(rawValue: errno), message: "cannot read peer credentials")
       } else if !peerPolicy.admits(uid: uid) {
-        connection.refusal = (.permissionDenied, "uid \(uid) may not use this server")
-      }
-      if connections.count >= maximumConnections {
-        _ = reply(sock, error: .resourceBusy, message: "too many connections (\(maximumConnections))")
-        Glibc.close(sock)  // best effort: a request already queued may turn this into ECONNRESET
+        dismiss(sock, error: .permissionDenied, message: "uid \(uid) may not use this server")
+      } else if connections.count >= maximumConnections {
+        dismiss(sock, error: .resourceBusy, message: "too many connections (\(maximumConnections))")
+      } else if connections.count(where: { $0.uid == uid }) >= maximumConnectionsPerUser {
+        dismiss(sock, error: .resourceBusy,
+                message: "too many connections for uid \(uid) (\(maximumConnectionsPerUser))")
       } else {
-        connections.append(connection)
+        connections.append(Connection(socket: sock, uid: uid, deadline: Self.milliseconds() + idleTimeout))
       }
     }
   }
 
-  /// Answers every request waiting on `c`. Returns false when the connection must go.
-  private func serve(_ c: inout Connection, buffer: UnsafeMutableRawBufferPointer) -> Bool {
-    while true {
-      var passed: Int32 = -1
-      var truncated: Int32 = 0
-      let n = ermfd_receive_message(c.socket, buffer.baseAddress, buffer.count, &passed, &truncated)
-      if passed >= 0 { Glibc.close(passed) }  // never keep what a client pushes on us
-      if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK }
-      if n == 0 { return false }  // orderly shutdown
-      let message = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
-      let ok: Bool
-      if let refusal = c.refusal {
-        ok = reply(c.socket, error: refusal.error, message: refusal.message)
-      } else if truncated != 0 {
-        ok = reply(c.socket, error: .fileNameTooLong,
+  /// Answers once and disconnects so that the answer arrives: the peer reads it (as the
+  /// reply to its first request, sent before or after), then end of file.
+  private func dismiss(_ sock: Int32, error: Errno, message: String) {
+    _ = reply(sock, error: error, message: message)
+    ermfd_unix_close_after_replies(sock)
+  }
+
+  /// Answers the next request waiting on `sock`, if any. Returns false when the
+  /// connection must go (closed by the peer, or not reading its replies).
+  private func serveOneRequest(_ sock: Int32, buffer: UnsafeMutableRawBufferPointer) -> Bool {
+    var passed: Int32 = -1
+    var truncated: Int32 = 0
+    let n = ermfd_receive_message(sock, buffer.baseAddress, buffer.count, &passed, &truncated)
+    if passed >= 0 { Glibc.close(passed) }  // never keep what a client pushes on us
+    if n < 0 { return errno == EAGAIN || errno == EWOULDBLOCK }
+    if n == 0 { return false }  // orderly shutdown
+    if truncated != 0 {
+      return reply(sock, error: .fileNameTooLong,
                    message: "request longer than \(ExportProtocol.maximumRequestLength) bytes")
-      } else if passed >= 0 {
-        ok = reply(c.socket, error: .invalidArgument, message: "requests carry no descriptors")
-      } else {
-        ok = answer(c.socket, message)
-      }
-      if !ok { return false }
     }
+    if passed >= 0 {
+      return reply(sock, error: .invalidArgument, message: "requests carry no descriptors")
+    }
+    return answer(sock, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
   }
 
   /// Decodes one request, exports, replies.
@@ -251,7 +263,11 @@ public final class ExportServer: Sendable {
     guard options.isSubset(of: .all) else {
       return reply(sock, error: .invalidArgument, message: "unknown export options \(options.rawValue)")
     }
-    guard let path = String(validating: request[4...], as: UTF8.self), !path.contains("\0") else {
+    let pathBytes = request[4...]
+    guard !pathBytes.contains(0) else {
+      return reply(sock, error: .invalidArgument, message: "path contains a NUL byte")
+    }
+    guard let path = String(validating: pathBytes, as: UTF8.self) else {
       return reply(sock, error: .invalidArgument, message: "path is not valid UTF-8")
     }
     do throws(Errno) {

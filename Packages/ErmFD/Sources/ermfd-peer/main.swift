@@ -3,7 +3,15 @@
 //                                         with "sealed", also report whether a write
 //                                         to the received memfd fails ("write: EPERM")
 //   ermfd-peer serve SOCKET               serve an ErmFS holding /hello until stdin closes
+//   ermfd-peer fetch-each SOCKET PATH COUNT REPEAT
+//                                         open COUNT connections one after another, fetch
+//                                         PATH REPEAT times on each; print a line per
+//                                         connection with each fetch's errno (0: a memfd),
+//                                         then "ready"; keep them open until stdin closes
+//   ermfd-peer as UID COMMAND ...         become UID (and gid UID) first, for good: a real
+//                                         peer of another user (needs root)
 import CErmFD
+import CErmFDPeer
 import ErmCore
 import ErmFD
 import SystemPackage
@@ -18,8 +26,20 @@ func fail(_ text: String, _ code: Int32 = 2) -> Never {
   exit(code)
 }
 
-let args = CommandLine.arguments
-guard args.count >= 3 else { fail("usage: ermfd-peer get SOCKET PATH [sealed] | serve SOCKET", 64) }
+var args = CommandLine.arguments
+if args.count >= 4 && args[1] == "as" {
+  guard let uid = UInt32(args[2]) else { fail("as: bad uid \(args[2])", 64) }
+  guard ermfd_peer_become_user(uid, uid) == 0 else { fail("as \(uid): errno \(errno)") }
+  args.removeSubrange(1...2)
+}
+guard args.count >= 3 else {
+  fail("usage: ermfd-peer [as UID] get SOCKET PATH [sealed] | serve SOCKET | fetch-each SOCKET PATH COUNT REPEAT", 64)
+}
+
+func say(_ text: String) {
+  var line = Array((text + "\n").utf8)
+  _ = Glibc.write(1, &line, line.count)
+}
 
 switch args[1] {
 case "get" where args.count >= 4:
@@ -63,6 +83,33 @@ case "serve":
   } catch {
     fail("serve: \(error)")
   }
+
+case "fetch-each" where args.count >= 6:
+  guard let count = Int(args[4]), let repeats = Int(args[5]) else { fail("fetch-each: bad numbers", 64) }
+  var clients: [ExportClient] = []
+  for _ in 0..<count {
+    let client: ExportClient
+    do { client = try ExportClient(socketPath: args[2]) } catch {
+      say("connect=\(error.rawValue)")
+      continue
+    }
+    var results: [String] = []
+    for _ in 0..<repeats {
+      do {
+        let fd = try client.fetch(args[3])
+        try? fd.close()
+        results.append("0")
+      } catch {
+        results.append("\(error.rawValue)")
+      }
+    }
+    say(results.joined(separator: " "))
+    clients.append(client)
+  }
+  say("ready")
+  var byte: UInt8 = 0
+  while Glibc.read(0, &byte, 1) > 0 {}
+  exit(0)
 
 default:
   fail("unknown command \(args[1])", 64)

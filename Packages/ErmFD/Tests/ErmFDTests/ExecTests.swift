@@ -1,6 +1,7 @@
 import CErmFD
 import ErmCore
 import Foundation
+import Synchronization
 import SystemPackage
 import XCTest
 
@@ -146,6 +147,63 @@ final class ExecTests: XCTestCase {
     for _ in 0..<5 { _ = try fs.run("/bin/echo", arguments: ["x"]) }
     _ = try? fs.exec("/missing")
     XCTAssertEqual(openDescriptorCount(), before)
+  }
+
+  func testWaitIfEndedReportsNothingWhileTheProgramRunsThenItsStatus() throws {
+    let fs = try makeFS()
+    try put(fs, "/reader", Array("#!/bin/sh\nread line\nexit 3\n".utf8), permissions: [.ownerReadWriteExecute])
+    var ends: [Int32] = [-1, -1]
+    XCTAssertEqual(ermfd_pipe(&ends), 0)  // close-on-exec: the child must not hold the write end
+    let pid = try fs.spawn("/reader", standardInput: FileDescriptor(rawValue: ends[0]))
+    close(ends[0])
+    var writeEnd = ends[1]
+    var status: TerminationStatus? = nil
+    defer {
+      if writeEnd >= 0 { close(writeEnd) }
+      if status == nil { kill(pid, SIGKILL); _ = try? ErmFS.wait(for: pid) }
+    }
+    XCTAssertNil(try ErmFS.waitIfEnded(for: pid), "ended before its input did")
+    close(writeEnd)  // end of input: the script exits 3
+    writeEnd = -1
+    for _ in 0..<60_000 where status == nil {  // up to a minute on a loaded machine
+      status = try ErmFS.waitIfEnded(for: pid)
+      if status == nil { usleep(1000) }
+    }
+    XCTAssertEqual(status, .exited(3))
+    assertThrows(.noChildProcess) { try ErmFS.waitIfEnded(for: pid) }  // reaped
+  }
+
+  func testWaitIfEndedReportsTheSignalThatKilledTheProgram() throws {
+    let fs = try makeFS()
+    try put(fs, "/suicide", Array("#!/bin/sh\nkill -USR1 $$\n".utf8), permissions: [.ownerReadWriteExecute])
+    let pid = try fs.spawn("/suicide")
+    var status: TerminationStatus? = nil
+    for _ in 0..<60_000 where status == nil {
+      status = try ErmFS.waitIfEnded(for: pid)
+      if status == nil { usleep(1000) }
+    }
+    XCTAssertEqual(status, .signaled(SIGUSR1))
+  }
+
+  func testProgramStartsWithNoSignalBlockedWhateverTheCallingThreadBlocks() throws {
+    // Dispatch and Swift concurrency threads block signals; a program spawned from one
+    // must not inherit that (it could not be stopped with SIGTERM or Ctrl-C).
+    let fs = try fsHolding("/bin/grep")
+    let result = Mutex<Result<(status: TerminationStatus, output: [UInt8]), Errno>?>(nil)
+    let done = DispatchSemaphore(value: 0)
+    Thread.detachNewThread {
+      var blocked = sigset_t()
+      sigemptyset(&blocked)
+      for signal in [SIGTERM, SIGINT, SIGUSR1] { sigaddset(&blocked, signal) }
+      pthread_sigmask(SIG_BLOCK, &blocked, nil)
+      let run = Result { () throws(Errno) in try fs.run("/bin/grep", arguments: ["^SigBlk", "/proc/self/status"]) }
+      result.withLock { $0 = run }
+      done.signal()
+    }
+    done.wait()
+    let (status, output) = try XCTUnwrap(result.withLock { $0 }).get()
+    XCTAssertEqual(status, .exited(0))
+    XCTAssertEqual(String(decoding: output, as: UTF8.self), "SigBlk:\t0000000000000000\n")
   }
 
   func testPolicyIsReadFromTheKernel() throws {

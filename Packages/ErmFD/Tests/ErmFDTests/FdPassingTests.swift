@@ -61,26 +61,6 @@ final class FdPassingTests: XCTestCase {
     return (code, String(decoding: buffer[4..<n], as: UTF8.self), received)
   }
 
-  private func peerExecutable() -> URL {
-    URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-      .appendingPathComponent("ermfd-peer")
-  }
-
-  /// Runs ermfd-peer with `arguments` to completion; returns (status, stdout, stderr).
-  private func runPeer(_ arguments: [String]) throws -> (Int32, Data, String) {
-    let process = Process()
-    process.executableURL = peerExecutable()
-    process.arguments = arguments
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    let errors = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, data, String(decoding: errors, as: UTF8.self))
-  }
-
   // MARK: - In one process
 
   func testSocketFileHasMode0600() throws {
@@ -104,7 +84,7 @@ final class FdPassingTests: XCTestCase {
   func testReplyArrivingAfterTheTimeoutIsNeverTakenForTheNextRequest() throws {
     // A server that answers the first request late, with the memfd of the first path.
     let path = socketPath()
-    let listener = ermfd_unix_listen(path, 0o600, 4)
+    let listener = ermfd_unix_listen(path, 0o600, 4, 0, nil, nil)
     XCTAssertGreaterThanOrEqual(listener, 0)
     defer { close(listener); unlink(path) }
     let client = try ExportClient(socketPath: path, timeout: 100)
@@ -138,6 +118,22 @@ final class FdPassingTests: XCTestCase {
     } catch {
       XCTAssertEqual(error, .badFileDescriptor)
     }
+  }
+
+  func testClientReadsTheRefusalOfAServerThatClosedBeforeItsRequest() throws {
+    let path = socketPath()
+    let listener = ermfd_unix_listen(path, 0o600, 4, 0, nil, nil)
+    XCTAssertGreaterThanOrEqual(listener, 0)
+    defer { close(listener); unlink(path) }
+    let client = try ExportClient(socketPath: path)
+    let sock = ermfd_unix_accept(listener)
+    XCTAssertGreaterThanOrEqual(sock, 0)
+    let refusal = ExportProtocol.encodeReply(error: .permissionDenied, message: "uid 65534 may not use this server")
+    XCTAssertEqual(refusal.withUnsafeBytes { ermfd_send_message(sock, $0.baseAddress, $0.count, -1) }, refusal.count)
+    close(sock)  // before the client's request: its send fails with EPIPE
+    assertThrows(.permissionDenied) { try client.fetch("/f") }
+    XCTAssertEqual(client.lastErrorMessage, "uid 65534 may not use this server")
+    assertThrows(.badFileDescriptor) { try client.fetch("/f") }  // the connection is gone
   }
 
   func testOneConnectionServesManyRequests() throws {
@@ -193,6 +189,13 @@ final class FdPassingTests: XCTestCase {
   func testInvalidUTF8PathIsAnsweredWithEINVAL() throws {
     let server = try serve(try makeFS())
     XCTAssertEqual(try rawRequest(server, [0, 0, 0, 0, UInt8(ascii: "/"), 0xFF, 0xFE]).0, EINVAL)
+  }
+
+  func testPathWithANulByteIsAnsweredEINVALNamingTheNul() throws {
+    let server = try serve(try makeFS())
+    let reply = try rawRequest(server, [0, 0, 0, 0] + Array("/a\u{0}b".utf8))
+    XCTAssertEqual(reply.0, EINVAL)
+    XCTAssertTrue(reply.1.contains("NUL"), reply.1)
   }
 
   func testRequestCarryingADescriptorIsRefusedAndTheDescriptorNotKept() throws {

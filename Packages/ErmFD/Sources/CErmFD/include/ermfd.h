@@ -46,7 +46,9 @@ int ermfd_fexecve(int fd, char *const argv[], char *const envp[]);
 
 /// Forks; the child moves `stdin_fd`/`stdout_fd`/`stderr_fd` (each -1 to inherit) onto
 /// 0/1/2 and calls `fexecve(fd, argv, envp)`. `keep_fd_open` clears `fd`'s close-on-exec
-/// flag in the child first (a `#!` script's interpreter opens /dev/fd/N after exec). The child does only async-signal-safe work,
+/// flag in the child first (a `#!` script's interpreter opens /dev/fd/N after exec). The
+/// program starts with no signal blocked and every caught signal at its default (ignored
+/// ones stay ignored), whatever the calling thread blocks. The child does only async-signal-safe work,
 /// so this is safe in a multithreaded process. A failed fexecve in the child is reported
 /// back through a close-on-exec pipe: the call then returns that errno (the child has
 /// been reaped). Returns 0 and stores the child's pid, or an errno value.
@@ -64,11 +66,30 @@ int ermfd_status_exit_code(int status);
 int ermfd_status_signaled(int status);
 int ermfd_status_signal(int status);
 
-/// `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)` bound to `path` with the socket file's
-/// mode set to `mode` (fchmod before bind, so the file never exists with a wider mode,
-/// then chmod after bind), listening with `backlog`. ENAMETOOLONG when `path` does not fit
-/// in sockaddr_un.
-int ermfd_unix_listen(const char *path, unsigned mode, int backlog);
+/// The listening socket of a server at `path`: `socket(AF_UNIX, SOCK_SEQPACKET|SOCK_CLOEXEC)`,
+/// `fchmod(mode)` before `bind` (so the file never exists with a wider mode), `bind`,
+/// `listen(backlog)`. When the umask narrowed the file's mode, the file just bound is
+/// `chmod`ed through an `O_PATH|O_NOFOLLOW` descriptor of it (never a symbolic link's
+/// target). `*device_out`/`*inode_out` (may be NULL) receive the socket file's identity
+/// for `ermfd_unlink_if_same`. With `replace_stale`, a socket file nobody listens on
+/// (a connect to it fails with ECONNREFUSED) is removed and `bind` tried once more; a
+/// live socket or any other file is never removed.
+/// Errors: EADDRINUSE (the path exists), ENAMETOOLONG (it does not fit in sockaddr_un),
+/// EINVAL (empty), EEXIST (the path changed between bind and the check of what was
+/// bound), and those of socket, bind, listen and chmod.
+int ermfd_unix_listen(const char *path, unsigned mode, int backlog, int replace_stale,
+                      uint64_t *device_out, uint64_t *inode_out);
+
+/// `unlink(path)` only while `path` is still the file `device`/`inode` (by `lstat`), so
+/// a server never removes a socket file another server has put there since.
+/// 0, or -1 with errno: ESTALE when `path` is another file now, or lstat's/unlink's.
+int ermfd_unlink_if_same(const char *path, uint64_t device, uint64_t inode);
+
+/// Ends a connection without losing the replies already sent on it: `shutdown(SHUT_RDWR)`
+/// (the peer's later sends fail with EPIPE), discards what the peer had sent (and any
+/// descriptors in it), then `close`. A close with unread requests would make the peer's
+/// next recv fail with ECONNRESET before it reads those replies.
+void ermfd_unix_close_after_replies(int sock);
 
 /// `accept4(listener, NULL, NULL, SOCK_CLOEXEC)`.
 int ermfd_unix_accept(int listener);
