@@ -10,6 +10,7 @@ let package = Package(
   ],
   dependencies: [
     .package(path: "../ErmCore"),
+    .package(path: "../ErmCompress"),
     .package(path: "../ErmIOUring"),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
   ],
@@ -66,6 +67,7 @@ let package = Package(
       dependencies: [
         "ErmFD", "CErmFD", "ermfd-peer", "ermfd-c-test", "ErmFDC",
         .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "ErmCompress", package: "ErmCompress"),  // codecs that hold a test's server
         .product(name: "ErmIOUring", package: "ErmIOUring"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]

@@ -37,8 +37,13 @@ public final class ErmFS: Sendable {
   ///   `ChunkedGzip.supportedChunkSizes`).
   public init(configuration: Configuration = Configuration()) throws(Errno) {
     guard configuration.maxDescriptors >= 1, configuration.maxDescriptors <= Int(Int32.max),
-          (configuration.byteQuota ?? 0) >= 0, configuration.maxFileSize >= 0,
-          ChunkedGzip.supportedChunkSizes.contains(configuration.chunkSize) else { throw .invalidArgument }
+          (configuration.byteQuota ?? 0) >= 0, configuration.maxFileSize >= 0 else { throw .invalidArgument }
+    let chunked = try configuration.makeChunkedGzip()
+    var background: BackgroundCompressor? = nil
+    if case .background(let maxPendingBytes) = configuration.compression {
+      guard maxPendingBytes >= 0 else { throw .invalidArgument }
+      background = BackgroundCompressor(maxPendingBytes: maxPendingBytes)
+    }
     self.configuration = configuration
     self.accounting = Accounting(quota: configuration.byteQuota ?? Int.max)
     let root = Inode(number: InodeNumber.root.rawValue, type: .directory, permissions: 0o755,
@@ -47,10 +52,16 @@ public final class ErmFS: Sendable {
     self.inodes = InodeTable(root: root)
     self.descriptors = LockedDescriptorTable(limit: configuration.maxDescriptors)
     self.storage = FileStorage(
-      chunked: ChunkedGzip(codec: configuration.codec, chunkSize: configuration.chunkSize,
-                           level: configuration.compressionLevel),
-      allocator: configuration.allocator, accounting: accounting,
-      maxFileSize: configuration.maxFileSize)
+      chunked: chunked, pool: configuration.pool, allocator: configuration.allocator,
+      accounting: accounting, maxFileSize: configuration.maxFileSize, background: background)
+  }
+
+  deinit { storage.background?.stop() }
+
+  /// Returns once every compression queued by `.background` mode before the call has
+  /// finished (at once in `.onClose` mode): for tests, benchmarks, and before exit.
+  public func waitForBackgroundCompression() {
+    storage.background?.waitUntilIdle()
   }
 
   // MARK: Shared plumbing

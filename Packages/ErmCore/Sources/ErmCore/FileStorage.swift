@@ -16,9 +16,12 @@ import Musl
 /// the file-system counters in step.
 struct FileStorage: Sendable {
   let chunked: ChunkedGzip
+  let pool: WorkerPool
   let allocator: PageAllocator
   let accounting: Accounting
   let maxFileSize: Int
+  /// Set in `.background` mode: where closes hand their compressions.
+  let background: BackgroundCompressor?
 
   // MARK: Reading
 
@@ -64,40 +67,55 @@ struct FileStorage: Sendable {
     }
   }
 
-  /// Whole chunks decompress straight into the destination; partial ones go through the
-  /// per-descriptor cache, so small sequential reads decompress each chunk once.
+  /// A range over more than two chunks decompresses them in parallel on the pool,
+  /// straight into the destination. A smaller range goes through the descriptor's cache,
+  /// so small sequential reads decompress each chunk once, and after a sequential read
+  /// the next chunks are decompressed ahead on the pool; a random read decompresses only
+  /// its own chunk.
   private func readThroughCache(_ range: Range<Int>, stored: UnsafeRawBufferPointer,
                                 index: ChunkIndex, generation: UInt64, cache: inout ChunkCache,
                                 into destination: UnsafeMutableRawBufferPointer) throws(Errno) {
-    for chunk in index.chunks(covering: range) {
-      let chunkRange = index.logicalRange(ofChunk: chunk)
-      let lower = max(chunkRange.lowerBound, range.lowerBound)
-      let upper = min(chunkRange.upperBound, range.upperBound)
-      let target = UnsafeMutableRawBufferPointer(
-        rebasing: destination[(lower - range.lowerBound)..<(upper - range.lowerBound)])
-      let cached = cache.holds(chunk: chunk, generation: generation)
-      do throws(GzipError) {
-        if !cached && lower == chunkRange.lowerBound && upper == chunkRange.upperBound {
-          try chunked.decompressChunk(chunk, stored: stored, index: index, into: target)
-          continue
-        }
-        if !cached {
+    let chunks = index.chunks(covering: range)
+    do throws(GzipError) {
+      if chunks.count > 2 {
+        try chunked.read(range, stored: stored, index: index, into: destination, pool: pool)
+        cache.noteRead(chunks.upperBound - 1)
+        return
+      }
+      // Whether this read continues the previous one decides the window for its misses.
+      let window = cache.window(at: chunks.lowerBound)
+      defer { cache.noteRead(chunks.upperBound - 1) }
+      for chunk in chunks {
+        let chunkRange = index.logicalRange(ofChunk: chunk)
+        let wanted = chunkRange.clamped(to: range)
+        let target = UnsafeMutableRawBufferPointer(
+          rebasing: destination[(wanted.lowerBound - range.lowerBound)..<(wanted.upperBound - range.lowerBound)])
+        if !cache.holds(chunk: chunk, generation: generation) {
+          let window = min(window, index.entries.count - chunk)
+          if window == 1 && wanted == chunkRange {
+            // A whole chunk read at random: straight into the destination, no cache.
+            try chunked.decompressChunk(chunk, stored: stored, index: index, into: target)
+            continue
+          }
+          let run = chunk..<(chunk + window)
+          let bytes = index.logicalRange(ofChunks: run).count
           let space: UnsafeMutableRawBufferPointer
           do throws(Errno) {
-            space = try cache.prepare(capacity: index.chunkSize)
+            space = try cache.prepare(capacity: window * index.chunkSize)
           } catch {
-            throw GzipError(.invalidArgument, "no memory for the chunk cache")
+            throw GzipError(.noMemory, "no memory for the chunk cache")
           }
-          try chunked.decompressChunk(
-            chunk, stored: stored, index: index,
-            into: UnsafeMutableRawBufferPointer(rebasing: space[0..<chunkRange.count]))
-          cache.fill(chunk: chunk, generation: generation)
+          try chunked.decompressChunks(run, stored: stored, index: index,
+                                       into: UnsafeMutableRawBufferPointer(rebasing: space[0..<bytes]),
+                                       pool: pool)
+          cache.fill(firstChunk: chunk, count: window, generation: generation)
         }
-      } catch {
-        cache.invalidate()
-        throw error.kind == .invalidArgument && error.message.hasPrefix("no memory") ? .noMemory : error.errno
+        cache.copy(chunk: chunk, chunkSize: index.chunkSize, offset: wanted.lowerBound - chunkRange.lowerBound,
+                   count: wanted.count, into: target)
       }
-      cache.copy(from: lower - chunkRange.lowerBound, count: upper - lower, into: target)
+    } catch {
+      cache.invalidate()
+      throw error.errno
     }
   }
 
@@ -159,7 +177,7 @@ struct FileStorage: Sendable {
         count = min(count, affordable - offset)
       }
       let end = offset + count
-      let buffer = try materialise(&state, inode: inode, toExactly: max(oldSize, end))
+      let buffer = try materialise(&state, inode: inode, toExactly: max(oldSize, end), populating: true)
       buffer.withUnsafeMutableBytes { target in
         UnsafeMutableRawBufferPointer(rebasing: target[offset..<end])
           .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[0..<count]))
@@ -272,8 +290,12 @@ struct FileStorage: Sendable {
   /// buffer. Reserves quota for the whole change first, so a failure leaves the file and
   /// the counters as they were. A shorter size drops the tail (a compressed file then
   /// decompresses only the bytes that stay).
+  ///
+  /// `populating`: the caller is about to write the new bytes (a write, not a truncate),
+  /// so the new pages are faulted in with one call (`MADV_POPULATE_WRITE`) instead of one
+  /// fault per page.
   private func materialise(_ state: inout FileContentsState, inode: Inode,
-                           toExactly newSize: Int) throws(Errno) -> ExtentBuffer {
+                           toExactly newSize: Int, populating: Bool = false) throws(Errno) -> ExtentBuffer {
     let oldFootprint = state.footprint
     let oldLogical = state.logicalCount
     let newFootprint = Footprint.pages(newSize)
@@ -283,21 +305,21 @@ struct FileStorage: Sendable {
       let buffer: ExtentBuffer
       switch state.data {
       case .plain(let existing):
-        if newSize != existing.count { try existing.buffer.resize(to: newSize) }
+        if newSize != existing.count { try existing.buffer.resize(to: newSize, populating: populating) }
         buffer = existing.buffer
       case .empty:
         buffer = try ExtentBuffer(allocator: allocator, capacity: 0)
-        try buffer.resize(to: newSize)
+        try buffer.resize(to: newSize, populating: populating)
         state.data = .plain(PlainBytes(buffer))
       case .compressed(let stored, let index):
         buffer = try ExtentBuffer(allocator: allocator, capacity: newSize)
-        try buffer.resize(to: newSize)
+        try buffer.resize(to: newSize, populating: true)
         let kept = min(index.logicalSize, newSize)
         try stored.withUnsafeBytes { (bytes) throws(Errno) in
           try buffer.withUnsafeMutableBytes { (target) throws(Errno) in
             do throws(GzipError) {
               try chunked.read(0..<kept, stored: bytes, index: index,
-                               into: UnsafeMutableRawBufferPointer(rebasing: target[0..<kept]))
+                               into: UnsafeMutableRawBufferPointer(rebasing: target[0..<kept]), pool: pool)
             } catch {
               throw error.errno
             }
@@ -319,13 +341,14 @@ struct FileStorage: Sendable {
   // MARK: Compress on close, release
 
   /// Compresses a modified, materialised file after its last close, without holding the
-  /// contents lock: the plain bytes are pinned, compressed chunk by chunk into new
-  /// memory (charged to the quota as it grows), and the result installed only if nothing
-  /// changed the file meanwhile. Anyone who changes or drops the bytes meanwhile cancels
-  /// it (see `CompressionJob`). When the quota has no room for the output, the file is
-  /// compressed in place under the lock instead (one chunk of scratch).
+  /// contents lock: the plain bytes are pinned, compressed into new memory on the worker
+  /// pool (charged to the quota), and the result installed only if nothing changed the
+  /// file meanwhile. Anyone who changes or drops the bytes meanwhile cancels it (see
+  /// `CompressionJob`). When the quota has no room for the output, the file is compressed
+  /// in place under the lock instead (one chunk of scratch). In `.background` mode the job
+  /// goes to the background compressor unless its queue is full.
   func compress(_ inode: Inode) {
-    let started = inode.contents.withLock { state -> (CompressionJob, PlainBytes, UInt64)? in
+    let registered = inode.contents.withLock { state -> (CompressionJob, PlainBytes, UInt64)? in
       guard state.modified, state.compression == nil, !state.released,
             case .plain(let plain) = state.data else { return nil }
       if plain.count == 0 {
@@ -338,7 +361,17 @@ struct FileStorage: Sendable {
       state.compression = job
       return (job, plain, state.version)
     }
-    guard let (job, plain, version) = started, job.start() else { return }
+    guard let (job, plain, version) = registered else { return }
+    let storage = self
+    if let background, background.submit(bytes: plain.count, { storage.run(job, inode, plain, version) }) {
+      return
+    }
+    run(job, inode, plain, version)
+  }
+
+  /// Runs a registered job: compress, then install or discard under the lock.
+  func run(_ job: CompressionJob, _ inode: Inode, _ plain: PlainBytes, _ version: UInt64) {
+    guard job.start() else { return }  // withdrawn while queued: its pin is already gone
     let result = compressOutOfPlace(plain, job: job)
     inode.contents.withLock { state in
       unpin(plain)
@@ -370,40 +403,94 @@ struct FileStorage: Sendable {
     case abandoned
   }
 
+  /// Chunks compressed per pool call: between two calls the job checks whether it was
+  /// cancelled, so a writer waits for at most this much work (8 MiB at 128 KiB chunks,
+  /// a few milliseconds with ISA-L on two cores).
+  static let chunksPerSegment = 64
+
+  /// The plain bytes into a new buffer of their size (pages are touched only where
+  /// stored bytes land), segment by segment on the pool. The quota is charged the whole
+  /// size up front, since the output's size is only known at the end.
   private func compressOutOfPlace(_ plain: PlainBytes, job: CompressionJob) -> Compressed {
-    let output: ExtentBuffer
-    do { output = try ExtentBuffer(allocator: allocator, capacity: 0) } catch { return .abandoned }
-    // Room for the first page of output up front: without it, go in place at once rather
-    // than compress a chunk only to throw it away.
-    var reserved = Footprint.pages(1)
+    let logical = plain.count
+    let reserved = Footprint.pages(logical)
     do throws(Errno) { try accounting.reserve(reserved) } catch { return .noRoom }
-    var outOfRoom = false
-    let index: ChunkIndex
+    // Small files (those that end in a slab slot) compress into heap scratch and are
+    // copied into the slot: no mapping made and unmapped per file.
+    let small = logical <= PageAllocator.largestSlabBlob
+    let output: OutputSpace
+    if small {
+      guard let base = malloc(logical) else {
+        accounting.adjustStored(-reserved)
+        return .abandoned
+      }
+      output = .heap(UnsafeMutableRawBufferPointer(start: base, count: logical))
+    } else {
+      do {
+        let buffer = try ExtentBuffer(allocator: allocator, capacity: logical)
+        try buffer.resize(to: logical)
+        output = .mapping(buffer)
+      } catch {
+        accounting.adjustStored(-reserved)
+        return .abandoned
+      }
+    }
+    defer { if case .heap(let space) = output { free(space.baseAddress) } }
+    var index = ChunkIndex(chunkSize: chunked.chunkSize, logicalSize: logical, entries: [],
+                           version: ChunkIndex.currentVersion)
+    index.entries.reserveCapacity(index.expectedChunkCount)
+    var written = 0
+    let segment = chunked.chunkSize * Self.chunksPerSegment
     do throws(GzipError) {
-      index = try plain.buffer.withUnsafeBytes { (bytes) throws(GzipError) -> ChunkIndex in
-        try chunked.compress(bytes) { (piece) throws(GzipError) in
-          guard !job.isCancelled else { throw GzipError(.invalidArgument, "cancelled") }
-          let start = output.count
-          let needed = Footprint.pages(start + piece.count) - reserved
-          do throws(Errno) {
-            try accounting.reserve(needed)
-            reserved += max(0, needed)
-            try output.resize(to: start + piece.count)
-          } catch {
-            outOfRoom = error == .noSpace
-            throw GzipError(.invalidArgument, "no room for the compressed output")
-          }
-          output.withUnsafeMutableBytes { target in
-            UnsafeMutableRawBufferPointer(rebasing: target[start..<(start + piece.count)])
-              .copyMemory(from: piece)
+      try plain.buffer.withUnsafeBytes { (input) throws(GzipError) in
+        try output.withUnsafeMutableBytes { (target) throws(GzipError) in
+          var offset = 0
+          while offset < logical {
+            guard !job.isCancelled else { throw GzipError(.invalidArgument, "cancelled") }
+            let end = min(logical, offset + segment)
+            let part = try chunked.compress(
+              UnsafeRawBufferPointer(rebasing: input[offset..<end]),
+              into: UnsafeMutableRawBufferPointer(rebasing: target[written..<logical]), pool: pool)
+            for var entry in part.entries {
+              entry.storedOffset += written
+              index.entries.append(entry)
+            }
+            written += part.storedSize
+            offset = end
           }
         }
       }
     } catch {
       accounting.adjustStored(-reserved)
-      return outOfRoom ? .noRoom : .abandoned
+      return .abandoned
     }
-    return .compressed(adopt(output, count: output.count), index, reserved: reserved)
+    switch output {
+    case .mapping(let buffer):
+      return .compressed(adopt(buffer, count: written), index, reserved: reserved)
+    case .heap(let space):
+      do {
+        let blob = try allocator.makeBlob(copying: UnsafeRawBufferPointer(rebasing: space[0..<written]))
+        return .compressed(StoredBytes(blob: blob), index, reserved: reserved)
+      } catch {
+        accounting.adjustStored(-reserved)
+        return .abandoned
+      }
+    }
+  }
+
+  /// Where a compression writes its output.
+  private enum OutputSpace {
+    case heap(UnsafeMutableRawBufferPointer)
+    case mapping(ExtentBuffer)
+
+    func withUnsafeMutableBytes<R, E: Error>(
+      _ body: (UnsafeMutableRawBufferPointer) throws(E) -> R
+    ) throws(E) -> R {
+      switch self {
+      case .heap(let space): return try body(space)
+      case .mapping(let buffer): return try buffer.withUnsafeMutableBytes(body)
+      }
+    }
   }
 
   /// Turns a compressed output buffer into stored bytes (a slab slot or a trimmed
@@ -438,7 +525,8 @@ struct FileStorage: Sendable {
     let buffer = plain.buffer
     let logical = buffer.count
     guard let base = buffer.baseAddress else { return }
-    var index = ChunkIndex(chunkSize: chunked.chunkSize, logicalSize: logical, entries: [])
+    var index = ChunkIndex(chunkSize: chunked.chunkSize, logicalSize: logical, entries: [],
+                           version: ChunkIndex.currentVersion)
     let chunkCount = (logical + chunked.chunkSize - 1) / chunked.chunkSize
     index.entries.reserveCapacity(chunkCount)
     guard let scratchBase = malloc(chunked.chunkSize) else { return }
@@ -454,10 +542,13 @@ struct FileStorage: Sendable {
         do throws(GzipError) {
           let one = try chunked.compressInPlace(bytes, logicalSize: range.count)
           guard one.entries.count == 1 else { throw GzipError(.invalidArgument, "chunk split") }
-          let entry = one.entries[0]
+          var entry = one.entries[0]
           memmove(base + written, base + range.lowerBound + entry.storedOffset, entry.storedLength)
-          index.entries.append(ChunkEntry(storedOffset: written, storedLength: entry.storedLength,
-                                          isRaw: entry.isRaw))
+          entry.storedOffset = written
+          if entry.isRaw && entry.rawCRC32 == nil {
+            entry.rawCRC32 = CRC32.checksum(UnsafeRawBufferPointer(start: base + written, count: entry.storedLength))
+          }
+          index.entries.append(entry)
           written += entry.storedLength
           continue
         } catch {
@@ -466,7 +557,8 @@ struct FileStorage: Sendable {
         }
       }
       if written != range.lowerBound { memmove(base + written, base + range.lowerBound, range.count) }
-      index.entries.append(ChunkEntry(storedOffset: written, storedLength: range.count, isRaw: true))
+      let crc = CRC32.checksum(UnsafeRawBufferPointer(start: base + written, count: range.count))
+      index.entries.append(.raw(at: written, length: range.count, crc32: crc))
       written += range.count
     }
     let stored = adopt(buffer, count: written)

@@ -136,14 +136,20 @@ final class CompressOnCloseTests: XCTestCase {
     XCTAssertEqual(codec.decompressions.load(ordering: .relaxed), 2)
   }
 
-  func testCompressionFailureLeavesTheFileMaterialisedAndExact() throws {
+  func testChunksTheCodecFailsOnAreStoredRawAndEveryByteKept() throws {
     let codec = FailingCodec(failAfter: 2, scribbles: false)
     let fs = try makeFS(codec: codec)
     let data = text(10 * testChunkSize)
     try fs.put("/a", data)
-    XCTAssertFalse(try fs.isCompressed("/a"))
+    XCTAssertTrue(try fs.isCompressed("/a"))
+    let index = try fs.resolve("/a").contents.withLock { state -> ChunkIndex? in
+      if case .compressed(_, let index) = state.data { return index }
+      return nil
+    }
+    XCTAssertEqual(index?.entries.filter { !$0.isRaw }.count, 2, "two chunks compressed")
+    XCTAssertTrue(index?.entries.filter(\.isRaw).allSatisfy { $0.rawCRC32 != nil } ?? false,
+                  "raw chunks carry their CRC-32")
     assertSameBytes(try fs.get("/a"), data)
-    XCTAssertEqual(try fs.stat("/a").storedSize, Int64(pages(data.count)))
   }
 
   func testInPlaceCompressionFailureKeepsEveryByte() throws {

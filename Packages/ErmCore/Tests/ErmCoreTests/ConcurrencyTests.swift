@@ -10,26 +10,6 @@ import XCTest
 final class ConcurrencyTests: XCTestCase {
   static let threadCount = 8
 
-  /// Runs `body(thread)` on `count` real threads at once and collects their failures.
-  func onThreads(_ count: Int = threadCount, _ body: @escaping @Sendable (Int) throws -> Void) {
-    let failures = Mutex<[String]>([])
-    let group = DispatchGroup()
-    for index in 0..<count {
-      group.enter()
-      let thread = Thread {
-        do {
-          try body(index)
-        } catch {
-          failures.withLock { $0.append("thread \(index): \(error)") }
-        }
-        group.leave()
-      }
-      thread.start()
-    }
-    group.wait()
-    for failure in failures.withLock({ $0 }) { XCTFail(failure) }
-  }
-
   func testThreadsOnDistinctFilesKeepEachFileExact() throws {
     let allocator = PageAllocator()
     let fs = try makeFS(allocator: allocator)

@@ -1,6 +1,7 @@
 import ErmAlloc
 import Foundation
 import ErmCompress
+import Synchronization
 import SystemPackage
 import XCTest
 
@@ -11,10 +12,11 @@ let testChunkSize = 4096
 
 func makeFS(maxDescriptors: Int = 1024, byteQuota: Int? = nil, maxFileSize: Int = 1 << 40,
             chunkSize: Int = testChunkSize, allocator: PageAllocator = PageAllocator(),
-            codec: any GzipCodec = ZlibCodec()) throws -> ErmFS {
+            codec: any GzipCodec = ZlibCodec(),
+            compression: ErmFS.CompressionTiming = .onClose) throws -> ErmFS {
   try ErmFS(configuration: .init(maxDescriptors: maxDescriptors, byteQuota: byteQuota,
                                  maxFileSize: maxFileSize, chunkSize: chunkSize,
-                                 codec: codec, allocator: allocator))
+                                 codec: codec, compression: compression, allocator: allocator))
 }
 
 /// Asserts that `body` throws exactly `expected`.
@@ -167,4 +169,26 @@ func gunzipWithSystemGzip(_ stream: [UInt8]) throws -> [UInt8] {
     throw FsxFailure(operation: -1, message: "gzip -dc exited \(process.terminationStatus)")
   }
   return [UInt8](output)
+}
+
+extension XCTestCase {
+  /// Runs `body(thread)` on `count` real threads at once and collects their failures.
+  func onThreads(_ count: Int = 8, _ body: @escaping @Sendable (Int) throws -> Void) {
+    let failures = Mutex<[String]>([])
+    let group = DispatchGroup()
+    for index in 0..<count {
+      group.enter()
+      let thread = Thread {
+        do {
+          try body(index)
+        } catch {
+          failures.withLock { $0.append("thread \(index): \(error)") }
+        }
+        group.leave()
+      }
+      thread.start()
+    }
+    group.wait()
+    for failure in failures.withLock({ $0 }) { XCTFail(failure) }
+  }
 }

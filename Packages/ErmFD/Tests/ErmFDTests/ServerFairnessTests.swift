@@ -1,6 +1,8 @@
 import CErmFD
+import ErmCompress
 import ErmCore
 import Foundation
+import Synchronization
 import SystemPackage
 import XCTest
 
@@ -10,12 +12,12 @@ import XCTest
 /// request per turn, so it cannot hold the others back.
 final class ServerFairnessTests: XCTestCase {
   func testPipelinedRequestsOfOneClientDoNotStarveAnother() throws {
-    let fs = try makeFS()
-    try put(fs, "/a", [1])
-    // Open for writing, so it is materialised: its export waits for the contents lock,
-    // which this test holds below. That stops the server at A's second request.
-    let writer = try XCTUnwrap(try put(fs, "/held", [2], keepOpen: true))
-    defer { try? fs.close(writer) }
+    // The export of /held decompresses it, and the codec holds that decompression until
+    // the test lets go: the server stops at A's second request, deterministically.
+    let codec = HeldDecompressionCodec()
+    let fs = try ErmFS(configuration: .init(codec: codec))
+    try put(fs, "/a", [1])  // too small to compress: exported without the codec
+    try put(fs, "/held", Array(repeating: 7, count: 10_000))
     try put(fs, "/b", [3])
     let path = FileManager.default.temporaryDirectory
       .appendingPathComponent("ermfd-fair-\(getpid())-\(UUID().uuidString.prefix(8)).sock").path
@@ -35,20 +37,46 @@ final class ServerFairnessTests: XCTestCase {
     send(b, "/b")
     XCTAssertEqual(ermfd_socket_set_timeouts(b, 20_000), 0)
 
-    var running: RunningServer? = nil
-    var bReply: (errno: Int32, message: String)? = nil
+    codec.hold()
+    let running = RunningServer(server)
+    let bReply = try? receiveErrnoAndMessage(b)
+    codec.waitUntilHeld()  // the server is inside A's second request now
+    // A got its first answer; its second (/held) is held in the codec.
+    _ = fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK)
     var aReplies: [Int32] = []
-    try fs.withContents(ofPath: "/held") { _ in
-      running = RunningServer(server)
-      bReply = try? receiveErrnoAndMessage(b)
-      // A got its first answer; its second (/held) waits for the lock we hold.
-      _ = fcntl(a, F_SETFL, fcntl(a, F_GETFL) | O_NONBLOCK)
-      while let reply = try? receiveErrnoAndMessage(a) { aReplies.append(reply.errno) }
-    }
+    while let reply = try? receiveErrnoAndMessage(a) { aReplies.append(reply.errno) }
+    codec.release()
     XCTAssertEqual(bReply?.errno, 0, "B was not answered while A's pipeline was waiting")
     XCTAssertEqual(bReply?.message, "/b")
     XCTAssertEqual(aReplies, [0])
-    running?.stop()
+    running.stop()
+  }
+}
+
+/// zlib, but the first decompression after `hold()` waits inside the codec until
+/// `release()`.
+final class HeldDecompressionCodec: GzipCodec {
+  private let inner = ZlibCodec()
+  private let armed = Atomic<Bool>(false)
+  private let held = DispatchSemaphore(value: 0)
+  private let gate = DispatchSemaphore(value: 0)
+
+  func hold() { armed.store(true, ordering: .sequentiallyConsistent) }
+  func waitUntilHeld() { held.wait() }
+  func release() { gate.signal() }
+
+  func compressMember(_ input: UnsafeRawBufferPointer, level: CompressionLevel,
+                      into output: UnsafeMutableRawBufferPointer) throws(GzipError) -> Int? {
+    try inner.compressMember(input, level: level, into: output)
+  }
+
+  func decompressMember(_ member: UnsafeRawBufferPointer,
+                        into output: UnsafeMutableRawBufferPointer) throws(GzipError) {
+    if armed.exchange(false, ordering: .sequentiallyConsistent) {
+      held.signal()
+      gate.wait()
+    }
+    try inner.decompressMember(member, into: output)
   }
 }
 
