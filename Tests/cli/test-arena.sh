@@ -6,8 +6,8 @@
 set -euo pipefail
 tool=$1
 out=$("$tool" arena doctor)
-echo "$out" | grep -q "file-creation producer will use" || { echo "$out"; exit 1; }
-echo "$out" | grep -qE "^hook .*: works \(loads, attaches, reported a canary file\)" || { echo "$out"; exit 1; }
+grep -q "file-creation producer will use" <<< "$out" || { echo "$out"; exit 1; }
+grep -qE "^hook .*: works \(loads, attaches, reported a canary file\)" <<< "$out" || { echo "$out"; exit 1; }
 dir=$(mktemp -d); log=$(mktemp); nsdir=$(mktemp -d); nslog=$(mktemp)
 trap 'rm -rf "$dir" "$log" "$nsdir" "$nslog"' EXIT
 "$tool" arena run --structure mpmc --seconds 8 -v > "$log" 2>&1 &
@@ -23,7 +23,7 @@ unique=$(grep -oE " $dir/f[0-9]+$" "$log" | sort -u | wc -l)
 grep -- "^-- received" "$log" | tail -n 1 | grep -q "dropped 0," || { echo "events were dropped"; grep -- "^--" "$log"; exit 1; }
 grep -q "^verify: .*consistent.*every pool node accounted for" "$log" || { echo "no consistent verify line"; tail -n 3 "$log"; exit 1; }
 out=$("$tool" arena run --seconds 1 -d 5 2>&1)
-echo "$out" | grep -qi deprecated || { echo "-d is not reported as deprecated"; exit 1; }
+grep -qi deprecated <<< "$out" || { echo "-d is not reported as deprecated"; exit 1; }
 
 # Inside a new pid namespace the shell is pid 1; `watch --pid $$` there must report the
 # shell's three files, not its child's (pid 2+ there), and not the host's.

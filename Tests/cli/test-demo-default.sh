@@ -4,4 +4,4 @@ set -euo pipefail
 tool=$1
 out=$("$tool" demo 2>/dev/null)
 echo "$out" | tail -n 6
-echo "$out" | grep -Eq 'verified ([0-9]+)/\1 files byte for byte'
+grep -Eq 'verified ([0-9]+)/\1 files byte for byte' <<< "$out"

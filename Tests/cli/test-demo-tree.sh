@@ -20,13 +20,14 @@ files=$(find "$dir" -type f | wc -l)
 bytes=$(find "$dir" -type f -printf '%s\n' | awk '{s+=$1} END {print s}')
 
 out=$("$tool" demo --chunk-kib 128 "$dir")
-echo "$out" | grep -q "verified $files/$files files byte for byte" || { echo "$out"; echo "expected $files verified files"; exit 1; }
-echo "$out" | grep -q '^ERMFS' || { echo "$out"; echo "no ERMFS row"; exit 1; }
-echo "$out" | grep -q '^tmpfs' || { echo "$out"; echo "no tmpfs row"; exit 1; }
-# Every level and a small chunk size verify too.
-for level in 1 9; do
-  out=$("$tool" demo --tmpfs none --level "$level" --chunk-kib 4 "$dir")
-  echo "$out" | grep -q "verified $files/$files" \
-    || { echo "level $level failed"; exit 1; }
+grep -q "verified $files/$files files byte for byte" <<< "$out" || { echo "$out"; echo "expected $files verified files"; exit 1; }
+grep -q '^ERMFS' <<< "$out" || { echo "$out"; echo "no ERMFS row"; exit 1; }
+grep -q '^tmpfs' <<< "$out" || { echo "$out"; echo "no tmpfs row"; exit 1; }
+# Every backend at its extreme levels, background compression, and a small chunk size.
+for args in "--codec isal --level 0" "--codec isal --level 3" "--codec libdeflate --level 12" \
+            "--codec zlib --level 1" "--codec zlib --level 9" "--background"; do
+  # shellcheck disable=SC2086
+  out=$("$tool" demo --tmpfs none $args --chunk-kib 4 "$dir")
+  grep -q "verified $files/$files" <<< "$out" || { echo "demo $args failed"; echo "$out"; exit 1; }
 done
 echo "demo verified $files files, $bytes bytes"

@@ -16,7 +16,7 @@ done
 if out=$("$tool" export --import "$dir" "/$(basename "$dir")/missing" 2>&1); then
   echo "export of a missing path succeeded: $out"; exit 1
 fi
-echo "$out" | grep -q missing || { echo "error does not name the path: $out"; exit 1; }
+grep -q missing <<< "$out" || { echo "error does not name the path: $out"; exit 1; }
 out=$("$tool" exec /bin/echo hello from memory)
 [ "$out" = "hello from memory" ] || { echo "exec printed '$out'"; exit 1; }
 echo "export and exec round-trip"

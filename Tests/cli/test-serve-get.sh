@@ -15,6 +15,6 @@ grep -q "^serving" "$dir/serve.log" || { echo "server never said it was serving"
 "$tool" get --socket "$sock" /tree/sub/numbers | cmp - "$tree/sub/numbers"
 "$tool" get --socket "$sock" --sealed /tree/blob | cmp - "$tree/blob"
 if out=$("$tool" get --socket "$sock" /tree/nope 2>&1); then echo "get of a missing path succeeded"; exit 1; fi
-echo "$out" | grep -qi "no such file" || { echo "unclear error: $out"; exit 1; }
+grep -qi "no such file" <<< "$out" || { echo "unclear error: $out"; exit 1; }
 kill -0 $server || { echo "server died on a bad request"; exit 1; }
 echo "served and fetched across processes"

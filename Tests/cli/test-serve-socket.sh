@@ -62,7 +62,7 @@ if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
   [ "$(stat -c %a "$dir/private")" = 600 ] || fail "default socket mode $(stat -c %a "$dir/private"), want 600"
   [ "$(stat -c %a "$dir/any")" = 666 ] || fail "--allow-any-user socket mode $(stat -c %a "$dir/any"), want 666"
   if out=$(as_nobody "$tool" get --socket "$dir/private" /one/file 2>&1); then fail "another user read a private server"; fi
-  echo "$out" | grep -qi "permission denied" || fail "unclear refusal: $out"
+  grep -qi "permission denied" <<< "$out" || fail "unclear refusal: $out"
   [ "$(as_nobody "$tool" get --socket "$dir/any" /one/file)" = one ] || fail "--allow-any-user did not serve another user"
 else
   echo "(not root or no setpriv: --allow-any-user not checked against another user)"
@@ -71,8 +71,8 @@ fi
 # 5. A socket path that cannot work fails before anything is imported.
 ln -s /etc/hostname "$dir/one/link"   # import names it: "skipped ... (symbolic link"
 if out=$("$tool" serve --socket "$dir/missing/s" --import "$dir/one" 2>&1); then fail "serve on a missing directory succeeded"; fi
-echo "$out" | grep -q "missing/s" || fail "the error does not name the socket: $out"
-if echo "$out" | grep -q skipped; then fail "the trees were imported before the socket path was checked: $out"; fi
+grep -q "missing/s" <<< "$out" || fail "the error does not name the socket: $out"
+if grep -q skipped <<< "$out"; then fail "the trees were imported before the socket path was checked: $out"; fi
 # 6. SIGTERM while the trees are imported (the socket already exists): the socket goes.
 # Sent while the server is stopped (SIGSTOP) before it says "serving", so no timing matters;
 # a run that gets to serving first is stopped the ordinary way and tried with more files.
