@@ -269,6 +269,11 @@ struct ServeCommand: ParsableCommand {
 
     func run() throws {
         let fs = try ErmFS()
+        // Signals are caught before the socket exists: one that came between the bind and
+        // the handler would kill the process with the socket file left behind. From the
+        // bind on, whenever one comes, the socket goes with the server (during the
+        // import: the import stops, `server` is released, its deinit removes it).
+        let catcher = try SignalCatcher([SIGINT, SIGTERM, SIGHUP])
         // The socket first: a path that cannot work fails before a long import. Clients
         // that connect meanwhile wait in the listen backlog until run() serves them.
         let server: ExportServer
@@ -279,9 +284,6 @@ struct ServeCommand: ParsableCommand {
         } catch {
             throw ToolError(Self.explain(error, socket: socket, replacing: replace))
         }
-        // Caught from now on: whenever one comes, the socket file goes with the server
-        // (during the import: the import stops, `server` is released, its deinit removes it).
-        let catcher = try SignalCatcher([SIGINT, SIGTERM, SIGHUP])
         let corpus: Corpus
         do {
             corpus = try importTrees(imports, into: fs, interrupted: { catcher.caughtSignal != nil })
