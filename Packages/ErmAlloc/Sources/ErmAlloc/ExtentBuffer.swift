@@ -1,4 +1,9 @@
 import CErmAlloc
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import SystemPackage
 
 /// A growable, page-granular byte buffer on its own private anonymous mapping.
@@ -9,6 +14,11 @@ import SystemPackage
 /// the memory goes back to the OS at once. Invariant: bytes in `[count, capacity)` are
 /// zero, which is what makes growing within the capacity free.
 ///
+/// *Small on the heap* (opt-in): a buffer made with `smallOnHeap: true` keeps up to
+/// `heapLimit` bytes in `malloc` memory and moves to its own mapping (one copy) when it
+/// grows past that. A small file then costs no `mmap`/`munmap` and no page faults of a
+/// fresh mapping; its memory goes back to the malloc heap, not at once to the OS.
+///
 /// Not internally synchronised, so not `Sendable`: the owner serialises access (ErmCore
 /// wraps it in a type whose synchronisation it documents). Released in `deinit`.
 public final class ExtentBuffer {
@@ -16,15 +26,24 @@ public final class ExtentBuffer {
   public let allocator: PageAllocator
   /// The number of bytes held.
   public private(set) var count: Int = 0
-  /// The mapped length: a page multiple, `>= count`.
+  /// The length held: the mapping (a page multiple) or the heap block, `>= count`.
   public private(set) var capacity: Int = 0
   private var base: UnsafeMutableRawPointer? = nil
+  /// Whether small sizes live on the heap (chosen at creation).
+  public let smallOnHeap: Bool
+  /// Whether the bytes are on the heap now (only while `capacity <= heapLimit`).
+  public private(set) var isOnHeap = false
 
-  /// Creates an empty buffer with at least `capacity` bytes mapped (`mmap`).
+  /// The most bytes a `smallOnHeap` buffer keeps on the heap.
+  public static let heapLimit = 64 * 1024
+
+  /// Creates an empty buffer with at least `capacity` bytes mapped (`mmap`), or on the
+  /// heap for a `smallOnHeap` buffer of at most `heapLimit` bytes.
   ///
   /// - Throws: `.invalidArgument` when `capacity < 0`, `.noMemory` when mapping fails.
-  public init(allocator: PageAllocator = .shared, capacity: Int = 0) throws(Errno) {
+  public init(allocator: PageAllocator = .shared, capacity: Int = 0, smallOnHeap: Bool = false) throws(Errno) {
     self.allocator = allocator
+    self.smallOnHeap = smallOnHeap
     guard capacity >= 0 else { throw .invalidArgument }
     if capacity > 0 { try grow(toAtLeast: capacity, geometric: false) }
   }
@@ -61,7 +80,7 @@ public final class ExtentBuffer {
   public func resize(to newCount: Int, populating: Bool) throws(Errno) {
     let old = count
     try resize(to: newCount)
-    guard populating, newCount > old, let base else { return }
+    guard populating, newCount > old, !isOnHeap, let base else { return }
     let start = roundUpToPage(old)!
     let end = min(roundUpToPage(newCount)!, capacity)
     if end > start { allocator.calls.populate(base + start, end - start) }
@@ -75,6 +94,10 @@ public final class ExtentBuffer {
   public func zero(_ range: Range<Int>) throws(Errno) {
     guard range.lowerBound >= 0, range.upperBound <= count else { throw .invalidArgument }
     guard !range.isEmpty, let base else { return }
+    if isOnHeap {
+      (base + range.lowerBound).initializeMemory(as: UInt8.self, repeating: 0, count: range.count)
+      return
+    }
     let firstPage = roundUpToPage(range.lowerBound)!
     let lastPage = range.upperBound / PageAllocator.pageSize * PageAllocator.pageSize
     if firstPage < lastPage {
@@ -100,6 +123,10 @@ public final class ExtentBuffer {
   /// Gives back the capacity past the page-rounded `count` (`mremap`, or `munmap` when
   /// empty), e.g. once a file is complete.
   public func shrinkToFit() {
+    if isOnHeap {
+      if count == 0 { release() }
+      return
+    }
     let target = roundUpToPage(count)!
     if target < capacity { trim(to: target) }
   }
@@ -124,6 +151,7 @@ public final class ExtentBuffer {
   /// written are not, nor are pages given back.
   public func residentBytes() throws(Errno) -> Int {
     guard let base, capacity > 0 else { return 0 }
+    if isOnHeap { return capacity }  // heap memory: all of it counted
     var pages = 0
     let rc = erm_resident_pages(base, capacity, &pages)
     guard rc == 0 else { throw Errno(rawValue: rc) }
@@ -133,6 +161,12 @@ public final class ExtentBuffer {
   // MARK: Mapping changes
 
   private func grow(toAtLeast minimum: Int, geometric: Bool) throws(Errno) {
+    if smallOnHeap && (isOnHeap || capacity == 0) {
+      var target = minimum
+      if geometric { target = max(minimum, capacity * 2) }
+      if target <= ExtentBuffer.heapLimit { return try growOnHeap(to: target) }
+      if minimum <= ExtentBuffer.heapLimit { return try growOnHeap(to: ExtentBuffer.heapLimit) }
+    }
     guard let needed = roundUpToPage(minimum) else { throw .noMemory }
     var target = needed
     if geometric {
@@ -148,19 +182,39 @@ public final class ExtentBuffer {
       target = needed
       newBase = try map(target)
     }
-    allocator.account(live: 0, reserved: target - capacity, regions: capacity == 0 ? 1 : 0)
+    allocator.account(live: 0, reserved: target - capacity, regions: capacity == 0 || isOnHeap ? 1 : 0)
+    if isOnHeap, let old = base {
+      // Off the heap into a mapping: one copy, once.
+      newBase.copyMemory(from: old, byteCount: count)
+      free(old)
+      isOnHeap = false
+    }
     base = newBase
     capacity = target
   }
 
+  /// Grows (or makes) the heap block to `length` bytes, zeroing the new part.
+  private func growOnHeap(to length: Int) throws(Errno) {
+    guard let grown = realloc(base, length) else { throw .noMemory }
+    (grown + capacity).initializeMemory(as: UInt8.self, repeating: 0, count: length - capacity)
+    allocator.account(live: 0, reserved: length - capacity, regions: 0)
+    base = grown
+    capacity = length
+    isOnHeap = true
+  }
+
   private func map(_ length: Int) throws(Errno) -> UnsafeMutableRawPointer {
-    guard let base else { return try allocator.calls.map(length) }
+    guard let base, !isOnHeap else { return try allocator.calls.map(length) }
     return try allocator.calls.remap(base, from: capacity, to: length, mayMove: true)
   }
 
   /// Keeps `[count, capacity)` zero while giving back whole pages past the new end.
   private func shrink(to newCount: Int) {
     guard let base else { return }
+    if isOnHeap {
+      (base + newCount).initializeMemory(as: UInt8.self, repeating: 0, count: count - newCount)
+      return
+    }
     let keep = roundUpToPage(newCount)!
     // Bytes of the last kept page past the new end were live: clear them so a later
     // growth reads zeros. Pages past `keep` are unmapped, their bytes vanish.
@@ -195,6 +249,7 @@ public final class ExtentBuffer {
   /// Hands the mapping over (to a blob); the buffer is left empty. Accounting is the
   /// caller's job.
   func detach() -> (base: UnsafeMutableRawPointer, capacity: Int, count: Int) {
+    precondition(!isOnHeap, "a heap buffer is copied, never detached")
     let result = (base!, capacity, count)
     base = nil
     capacity = 0
@@ -204,7 +259,11 @@ public final class ExtentBuffer {
 
   /// Unmaps everything and leaves the buffer empty.
   func release() {
-    if let base {
+    if let base, isOnHeap {
+      free(base)
+      allocator.account(live: -count, reserved: -capacity, regions: 0)
+      isOnHeap = false
+    } else if let base {
       allocator.calls.unmap(base, capacity)
       allocator.account(live: -count, reserved: -capacity, regions: -1)
     } else if count != 0 {

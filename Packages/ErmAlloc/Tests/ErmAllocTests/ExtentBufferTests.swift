@@ -3,6 +3,55 @@ import Testing
 @testable import ErmAlloc
 
 @Suite struct ExtentBufferTests {
+  @Test func aSmallOnHeapBufferMakesNoMappingUntilItOutgrowsTheHeapLimit() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator, smallOnHeap: true)
+    try buffer.resize(to: 10_000, populating: true)
+    buffer.withUnsafeMutableBytes { fillPattern($0, seed: 3) }
+    #expect(buffer.isOnHeap)
+    #expect(allocator.mappingCallCounts.mmap == 0)
+    #expect(allocator.statistics.regions == 0)
+    #expect(allocator.statistics.bytesLive == 10_000)
+    try buffer.resize(to: ExtentBuffer.heapLimit + 1)  // one copy into a mapping
+    #expect(!buffer.isOnHeap)
+    #expect(allocator.mappingCallCounts.mmap == 1)
+    #expect(allocator.statistics.regions == 1)
+    let kept = buffer.withUnsafeBytes { matchesPattern(UnsafeRawBufferPointer(rebasing: $0[..<10_000]), seed: 3) }
+    #expect(kept)
+    let zeros = buffer.withUnsafeBytes { $0[10_000...].allSatisfy { $0 == 0 } }
+    #expect(zeros, "grown bytes read as zero")
+  }
+
+  @Test func aHeapBufferKeepsGrownAndShrunkBytesZero() throws {
+    let buffer = try ExtentBuffer(allocator: PageAllocator(), smallOnHeap: true)
+    try buffer.resize(to: 3000)
+    buffer.withUnsafeMutableBytes { $0.initializeMemory(as: UInt8.self, repeating: 0xAB) }
+    try buffer.resize(to: 1000)
+    try buffer.resize(to: 5000)
+    let bytes = buffer.withUnsafeBytes { Array($0) }
+    #expect(bytes[..<1000].allSatisfy { $0 == 0xAB })
+    #expect(bytes[1000...].allSatisfy { $0 == 0 }, "shrinking cleared what growing shows again")
+    try buffer.zero(10..<20)
+    #expect(buffer.withUnsafeBytes { $0[10..<20].allSatisfy { $0 == 0 } })
+  }
+
+  @Test func aHeapBufferAdoptedAsABlobAndReleasedLeavesTheAllocatorEmpty() throws {
+    let allocator = PageAllocator()
+    let buffer = try ExtentBuffer(allocator: allocator, smallOnHeap: true)
+    try buffer.resize(to: 7000)
+    buffer.withUnsafeMutableBytes { fillPattern($0, seed: 9) }
+    let blob = try allocator.makeBlob(adopting: buffer, count: 5000)
+    #expect(buffer.capacity == 0)
+    #expect(blob.withUnsafeBytes { matchesPattern($0, seed: 9) })
+    #expect(allocator.statistics.bytesLive == 5000)
+    _ = consume blob
+    let other = try ExtentBuffer(allocator: allocator, smallOnHeap: true)
+    try other.resize(to: 100)
+    other.release()
+    #expect(allocator.statistics.bytesLive == 0)
+    #expect(allocator.statistics.bytesReserved == 0)
+  }
+
   @Test func zeroingARangeClearsItsBytesAndGivesItsWholePagesBack() throws {
     let buffer = try ExtentBuffer(allocator: PageAllocator())
     try buffer.resize(to: 8 * page)

@@ -255,7 +255,7 @@ struct FileStorage: Sendable {
     let count = plain.count
     try accounting.reserve(Footprint.pages(count))
     do throws(Errno) {
-      let copy = try ExtentBuffer(allocator: allocator, capacity: count)
+      let copy = try ExtentBuffer(allocator: allocator, capacity: count, smallOnHeap: true)
       try copy.resize(to: count)
       copy.withUnsafeMutableBytes { target in
         plain.buffer.withUnsafeBytes { source in target.copyMemory(from: source) }
@@ -308,11 +308,11 @@ struct FileStorage: Sendable {
         if newSize != existing.count { try existing.buffer.resize(to: newSize, populating: populating) }
         buffer = existing.buffer
       case .empty:
-        buffer = try ExtentBuffer(allocator: allocator, capacity: 0)
+        buffer = try ExtentBuffer(allocator: allocator, capacity: 0, smallOnHeap: true)
         try buffer.resize(to: newSize, populating: populating)
         state.data = .plain(PlainBytes(buffer))
       case .compressed(let stored, let index):
-        buffer = try ExtentBuffer(allocator: allocator, capacity: newSize)
+        buffer = try ExtentBuffer(allocator: allocator, capacity: newSize, smallOnHeap: true)
         try buffer.resize(to: newSize, populating: true)
         let kept = min(index.logicalSize, newSize)
         try stored.withUnsafeBytes { (bytes) throws(Errno) in
