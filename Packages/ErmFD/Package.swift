@@ -23,6 +23,7 @@ let package = Package(
       dependencies: [
         "CErmFD",
         .product(name: "ErmCore", package: "ErmCore"),
+        .product(name: "ErmCompress", package: "ErmCompress"),  // the worker pool
         .product(name: "ErmIOUring", package: "ErmIOUring"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]

@@ -133,7 +133,8 @@ struct FileStorage: Sendable {
     case .compressed(let stored, let index):
       try stored.withUnsafeBytes { (bytes) throws(Errno) in
         do throws(GzipError) {
-          try chunked.read(range, stored: bytes, index: index, into: destination)
+          // On the pool: an export of a big file decompresses on every core.
+          try chunked.read(range, stored: bytes, index: index, into: destination, pool: pool)
         } catch {
           throw error.errno
         }

@@ -1,4 +1,5 @@
 import CErmFD
+import ErmCompress
 import ErmCore
 import ErmIOUring
 import SystemPackage
@@ -7,10 +8,11 @@ extension ErmFS {
   /// Exports many files at once: one memfd per path, each a snapshot as with
   /// ``export(_:options:)``, with the copying batched through io_uring.
   ///
-  /// First every memfd is created; then each file's snapshot is copied (or
-  /// decompressed) into a bounded staging buffer, and whenever the buffer is full its
-  /// contents go to their memfds in one io_uring batch of positioned writes
-  /// (`IORING_OP_WRITE`, whose length also sizes each memfd). Files larger than the
+  /// First every memfd is created; then the snapshots of small files are copied (or
+  /// decompressed) into a bounded staging buffer, a buffer's worth at a time on every
+  /// core (the file system's worker pool), and each full buffer goes to its memfds in
+  /// one io_uring batch of positioned writes (`IORING_OP_WRITE`, whose length also sizes
+  /// each memfd). Files larger than the
   /// threshold (256 KiB) are filled on their own as ``export(_:options:)`` does (1 MiB
   /// pieces, `pwrite`): for them the copy, not the system call, is the cost. See
   /// docs/decisions/memfd-export.md and docs/bench/ermfd.md for the measurements.
@@ -79,23 +81,25 @@ struct ExportBatch: ~Copyable {
   private enum Placement { case done, staged(offset: Int, count: Int), needsRoom }
 
   mutating func run(sealing: Bool) -> [Result<FileDescriptor, Errno>] {
-    for i in paths.indices {
-      guard let fd = descriptors[i] else { continue }
-      do throws(Errno) {
-        var placement = try snapshot(i, into: fd)
-        if case .needsRoom = placement {
-          flush()
-          placement = try snapshot(i, into: fd)
+    var next = 0
+    while next < paths.count {
+      let group = gatherGroup(from: &next)
+      if group.isEmpty { continue }
+      let outcomes = snapshotInParallel(group)
+      for (item, outcome) in zip(group, outcomes) {
+        switch outcome {
+        case .staged:
+          pending.append((item.index, item.offset, item.size))
+        case .failed(let error):
+          fail(item.index, error)
+        case .changed:
+          // The file changed size since it was measured: take it on its own.
+          snapshotAlone(item.index)
         }
-        if case .staged(let offset, let count) = placement {
-          pending.append((i, offset, count))
-          stagingUsed += count
-        }
-      } catch {
-        fail(i, error)
       }
+      stagingUsed = ExportBatch.stagingCapacity  // the group's slots are in use
+      flush()
     }
-    flush()
     var results = [Result<FileDescriptor, Errno>]()
     results.reserveCapacity(paths.count)
     for i in paths.indices {
@@ -105,6 +109,75 @@ struct ExportBatch: ~Copyable {
       if let fd = descriptors[i] { results.append(.success(fd)) } else { results.append(.failure(failures[i]!)) }
     }
     return results
+  }
+
+  /// A file of a group and its slot in the staging buffer.
+  private struct Slot { var index: Int; var offset: Int; var size: Int }
+
+  private enum Outcome { case staged, changed, failed(Errno) }
+
+  /// The next small files, from `next` on, that fit the staging buffer together (sizes
+  /// from `stat`). Large, empty and unmeasurable files are done on their own on the way.
+  private mutating func gatherGroup(from next: inout Int) -> [Slot] {
+    var group: [Slot] = []
+    var used = 0
+    while next < paths.count {
+      let i = next
+      guard descriptors[i] != nil else { next += 1; continue }
+      guard let status = try? fs.stat(paths[i]), status.type == .regular,
+            status.size > 0, status.size <= Int64(MemfdExport.mappingThreshold) else {
+        snapshotAlone(i)  // large, empty, or an error for export to name
+        next += 1
+        continue
+      }
+      let size = Int(status.size)
+      if used + size > ExportBatch.stagingCapacity { break }
+      group.append(Slot(index: i, offset: used, size: size))
+      used += size
+      next += 1
+    }
+    return group
+  }
+
+  /// Copies (decompresses) every file of `group` into its slot, spread over the pool.
+  private func snapshotInParallel(_ group: [Slot]) -> [Outcome] {
+    var outcomes = [Outcome](repeating: .changed, count: group.count)
+    let fs = self.fs, paths = self.paths, staging = self.staging
+    outcomes.withUnsafeMutableBufferPointer { outcomes in
+      fs.configuration.pool.forEach(group.count) { k, _ in
+        let slot = group[k]
+        do throws(Errno) {
+          outcomes[k] = try fs.withContents(ofPath: paths[slot.index]) { (contents) throws(Errno) -> Outcome in
+            guard contents.logicalSize == slot.size else { return .changed }
+            try contents.copy(0..<slot.size, into: UnsafeMutableRawBufferPointer(
+              rebasing: staging[slot.offset..<(slot.offset + slot.size)]))
+            return .staged
+          }
+        } catch {
+          outcomes[k] = .failed(error)
+        }
+      }
+    }
+    return outcomes
+  }
+
+  /// File `i` on its own: large files straight into their memfd, small ones through the
+  /// staging buffer (flushed first when full).
+  private mutating func snapshotAlone(_ i: Int) {
+    guard let fd = descriptors[i] else { return }
+    do throws(Errno) {
+      var placement = try snapshot(i, into: fd)
+      if case .needsRoom = placement {
+        flush()
+        placement = try snapshot(i, into: fd)
+      }
+      if case .staged(let offset, let count) = placement {
+        pending.append((i, offset, count))
+        stagingUsed += count
+      }
+    } catch {
+      fail(i, error)
+    }
   }
 
   /// Takes file `i`'s snapshot: small files are copied into free staging space, large
