@@ -1,5 +1,7 @@
-/// Slot sizes for blobs. 16-byte steps up to 128, then four steps per doubling up to
-/// 1 MiB, so a slot wastes at most a quarter of what it holds (plus < 16 bytes).
+/// Slot sizes for blobs. 16-byte steps up to 128, then eight steps per doubling up to
+/// 1 MiB (four between 16 and 32 KiB, so classes above 16 KiB are 4 KiB multiples), so a
+/// slot wastes at most an eighth of what it holds (a fifth between 16 and 32 KiB; plus
+/// < 16 bytes). Compressed files are what fills them: the waste is memory ERMFS holds.
 ///
 /// Two kinds of run: *small* classes keep their free list in the freed slots (and give
 /// back only the whole pages inside a freed slot); *page* classes keep it out of band so
@@ -15,7 +17,10 @@ enum SizeClasses {
     var sizes = Array(stride(from: 16, through: 128, by: 16))
     var base = 128
     while base < largest {
-      for step in 1...4 { sizes.append(base + base * step / 4) }
+      // Eight steps per doubling where a step is a 16-byte multiple below 16 KiB or a
+      // 4 KiB multiple above (so page classes stay whole pages); four from 16 to 32 KiB.
+      let steps = base >= largestSmall && base < 2 * largestSmall ? 4 : 8
+      for step in 1...steps { sizes.append(base + base * step / steps) }
       base *= 2
     }
     return sizes
