@@ -70,7 +70,9 @@ final class InodeAPITests: XCTestCase {
     let fs = try makeFS()
     let directory = try fs.makeDirectory(in: .root, named: "d",
                                          permissions: FilePermissions(rawValue: 0o2775), owner: me)
+    XCTAssertEqual(directory.permissions.rawValue, 0o775, "mkdir drops setgid from the mode (Linux)")
     let inside = ErmFS.InodeNumber(rawValue: directory.inode)
+    _ = try fs.setAttributes(of: inside, .init(permissions: FilePermissions(rawValue: 0o2775)))  // chmod g+s
     let file = try fs.makeNode(in: inside, named: "f", type: .regular, permissions: [.ownerReadWrite],
                                owner: Ownership(userID: 5, groupID: 5))
     let subdirectory = try fs.makeDirectory(in: inside, named: "s", permissions: [.ownerReadWriteExecute],
@@ -103,10 +105,13 @@ final class InodeAPITests: XCTestCase {
       guard let last = page.last else { break }
       seen += page.map(\.name)
       cookie = last.cookie
-      // Between pages: remove some names not yet listed, add new ones.
-      try? fs.unlink("/f\(99 - round)")
-      try fs.put("/new\(round)", [])
-      round += 1
+      // Between pages: remove some names not yet listed, add new ones (a bounded number:
+      // entries added during a listing come after it and are listed too).
+      if round < 10 {
+        try? fs.unlink("/f\(99 - round)")
+        try fs.put("/new\(round)", [])
+        round += 1
+      }
     }
     let original = Set((0..<100).map { "f\($0)" })
     let removed = Set((0..<round).map { "f\(99 - $0)" })
@@ -114,6 +119,7 @@ final class InodeAPITests: XCTestCase {
       removed.filter { seen.contains($0) }), "every name present throughout is listed")
     XCTAssertEqual(seen.count, Set(seen).count, "no name twice")
     for name in original.subtracting(removed) { XCTAssertTrue(seen.contains(name), name) }
+    XCTAssertEqual(round, 10)
   }
 
   func testRenameExchangeSwapsAFileAndADirectory() throws {
