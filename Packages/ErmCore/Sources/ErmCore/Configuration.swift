@@ -28,6 +28,9 @@ extension ErmFS {
     /// Owner and group of inodes created through the path API (the inode API takes the
     /// caller's with each call).
     public var owner: Ownership
+    /// Locked or lock-free tree and descriptor table (`ErmFS.setLocklessMode` switches
+    /// later). Default: `Locking.default` (lock-free when built with the trait `Lockless`).
+    public var locking: Locking
 
     /// - Parameters:
     ///   - maxDescriptors: most descriptors open at once (default 1024).
@@ -38,11 +41,13 @@ extension ErmFS {
     ///   - codec: gzip backend (default zlib).
     ///   - allocator: allocator for contents (default the shared one).
     ///   - owner: owner of new inodes on the path API (default this process's uid/gid).
+    ///   - locking: `.locked` or `.lockless` (default `Locking.default`).
     public init(maxDescriptors: Int = 1024, byteQuota: Int? = nil,
                 maxFileSize: Int = 1 << 40, chunkSize: Int = 128 * 1024,
                 compressionLevel: CompressionLevel = .default,
                 codec: any GzipCodec = ZlibCodec(), allocator: PageAllocator = .shared,
-                owner: Ownership = Ownership(userID: getuid(), groupID: getgid())) {
+                owner: Ownership = Ownership(userID: getuid(), groupID: getgid()),
+                locking: Locking = .default) {
       self.maxDescriptors = maxDescriptors
       self.byteQuota = byteQuota
       self.maxFileSize = maxFileSize
@@ -51,6 +56,7 @@ extension ErmFS {
       self.codec = codec
       self.allocator = allocator
       self.owner = owner
+      self.locking = locking
     }
   }
 }

@@ -1,10 +1,9 @@
-import Synchronization
 import SystemPackage
 
 /// Maps descriptor numbers to open file descriptions.
 ///
-/// A seam (swift-nio style): ErmFS only talks to this protocol, so a lock-free table can
-/// replace `LockedDescriptorTable` without touching callers.
+/// A seam (swift-nio style): ErmFS only talks to this protocol; `LockedDescriptorTable`
+/// (locked mode) and `SlotDescriptorTable` (lock-free mode) are interchangeable.
 protocol DescriptorTable: Sendable {
   /// Takes the lowest free number for a description that is being opened; `file(for:)`
   /// answers nil for it until `install` (so a failing open never shows a half-made one).
@@ -23,16 +22,17 @@ protocol DescriptorTable: Sendable {
   var count: Int { get }
 }
 
-/// A descriptor table behind one mutex: an array indexed by descriptor number, and a
-/// hint below which no slot is free (so finding the lowest free number is amortised O(1)).
+/// A descriptor table behind one reader-writer lock (lookups share it): an array indexed
+/// by descriptor number, and a hint below which no slot is free (so finding the lowest
+/// free number is amortised O(1)).
 final class LockedDescriptorTable: DescriptorTable {
-  private enum Slot {
+  private enum Slot: Sendable {
     case free
     case reserved
     case open(OpenFile)
   }
 
-  private struct Slots {
+  private struct Slots: Sendable {
     var slots: [Slot] = []
     var lowestMaybeFree = 0
     var count = 0
@@ -47,12 +47,12 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   private let limit: Int
-  private let table = Mutex(Slots())
+  private let table = ReaderWriterLock(Slots())
 
   init(limit: Int) { self.limit = limit }
 
   func reserve() throws(Errno) -> Int32 {
-    try table.withLock { (table) throws(Errno) -> Int32 in
+    try table.writing { (table) throws(Errno) -> Int32 in
       var number = table.lowestMaybeFree
       while number < table.slots.count {
         if case .free = table.slots[number] { break }
@@ -74,7 +74,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func install(_ file: OpenFile, at descriptor: Int32) {
-    table.withLock { table in
+    table.writing { table in
       let number = Int(descriptor)
       guard number < table.slots.count, case .reserved = table.slots[number] else {
         preconditionFailure("install without reserve")
@@ -84,7 +84,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func cancel(_ descriptor: Int32) {
-    table.withLock { table in
+    table.writing { table in
       let number = Int(descriptor)
       guard number < table.slots.count, case .reserved = table.slots[number] else {
         preconditionFailure("cancel without reserve")
@@ -94,7 +94,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func file(for descriptor: Int32) -> OpenFile? {
-    table.withLock { table in
+    table.reading { table in
       let number = Int(descriptor)
       guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
         return nil
@@ -104,7 +104,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func remove(_ descriptor: Int32) -> OpenFile? {
-    table.withLock { table in
+    table.writing { table in
       let number = Int(descriptor)
       guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
         return nil
@@ -114,5 +114,5 @@ final class LockedDescriptorTable: DescriptorTable {
     }
   }
 
-  var count: Int { table.withLock { $0.count } }
+  var count: Int { table.reading { $0.count } }
 }
