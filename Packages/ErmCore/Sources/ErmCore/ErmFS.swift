@@ -131,7 +131,9 @@ public final class ErmFS: Sendable {
         old.retired.store(false, ordering: .sequentiallyConsistent)
         throw .resourceBusy
       }
-      let fresh = FileSystemBackend(wanted, image: old.namespace.image(), limit: configuration.maxDescriptors,
+      let image = old.namespace.image()
+      old.namespace.releaseInodes()
+      let fresh = FileSystemBackend(wanted, image: image, limit: configuration.maxDescriptors,
                                     domain: domain, lifetime: lifetime)
       let previous = backendBits.exchange(UInt(bitPattern: Unmanaged.passRetained(fresh).toOpaque()),
                                           ordering: .acquiringAndReleasing)

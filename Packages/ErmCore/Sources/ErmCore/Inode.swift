@@ -46,6 +46,12 @@ final class Inode: Sendable {
   let modificationTime: AtomicTimestamp
   let changeTime: AtomicTimestamp
 
+  /// The lock-free namespace's `DirectoryNode` of this directory (`Unmanaged` bits with a
+  /// +1; 0 otherwise), so a lock-free walk goes from a directory straight to its entries.
+  /// Owned by `LocklessNamespace`: set before the directory can be reached, cleared when
+  /// it is removed or the namespace goes (a switch of mode, the file system's end).
+  let directoryNodeBits = Atomic<UInt>(0)
+
   /// A regular file's bytes (unused for other types).
   let contents = Mutex(FileContentsState())
   /// Extended attributes (`user.*`, `trusted.*`, `security.*`).
@@ -68,6 +74,11 @@ final class Inode: Sendable {
     self.changeTime = AtomicTimestamp(now)
     if type == .directory { size.store(Inode.emptyDirectorySize, ordering: .relaxed) }
     if type == .symbolicLink { size.store(symbolicLinkTarget.count, ordering: .relaxed) }
+  }
+
+  deinit {
+    let bits = directoryNodeBits.load(ordering: .acquiring)
+    if let node = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(node).release() }
   }
 
   /// tmpfs's directory sizes (`BOGO_DIRENT_SIZE`): programs that print `ls -l` output

@@ -44,6 +44,8 @@ final class LockedNamespace: TreeNamespace {
   var sizes: (directories: Int, entries: Int) { tree.reading { $0.sizes } }
 
   func image() -> TreeImage { tree.reading { $0.image() } }
+
+  func releaseInodes() {}  // it keeps nothing in them
 }
 
 /// The locked backend's tree: one entry table per directory, keyed by inode number.

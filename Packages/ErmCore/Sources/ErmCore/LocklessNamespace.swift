@@ -40,14 +40,50 @@ final class LocklessNamespace: TreeNamespace {
     self.lifetime = lifetime
     rootNode = DirectoryNode(inode: root, parent: root.number, domain: domain)
     nodes = LockFreeHashMap(minimumCapacity: 64, domain: domain)
+    publish(rootNode)
+  }
+
+  deinit { releaseInodes() }
+
+  /// Makes `node` reachable from its inode and by number, before its name can be seen.
+  fileprivate func publish(_ node: DirectoryNode) {
+    if node.inode !== root { nodes.insertIfAbsent(node, forKey: node.inode.number) }
+    let previous = node.inode.directoryNodeBits.exchange(UInt(bitPattern: Unmanaged.passRetained(node).toOpaque()),
+                                                         ordering: .acquiringAndReleasing)
+    precondition(previous == 0, "a directory got a second entry table")
+  }
+
+  /// Takes the node of a removed directory away; a walk that found it may go on using it
+  /// (it is retired, freed after the grace period).
+  fileprivate func unpublishNode(of directory: Inode) {
+    nodes.remove(directory.number)
+    let bits = directory.directoryNodeBits.exchange(0, ordering: .acquiringAndReleasing)
+    guard let raw = UnsafeRawPointer(bitPattern: bits) else { return }
+    let node = Unmanaged<DirectoryNode>.fromOpaque(raw)
+    domain.retire(node.takeUnretainedValue())
+    node.release()
+  }
+
+  /// Lets go of every node an inode holds for this namespace (the inodes outlive it when
+  /// the mode switches; a node and its inode would otherwise keep each other alive). Only
+  /// its own nodes: a later lock-free namespace may have set the field since.
+  func releaseInodes() {
+    domain.withPinnedThread {
+      for node in [rootNode] + nodes.snapshot().map(\.value) {
+        let own = Unmanaged.passUnretained(node)
+        if node.inode.directoryNodeBits.compareExchange(
+          expected: UInt(bitPattern: own.toOpaque()), desired: 0, ordering: .acquiringAndReleasing).exchanged {
+          own.release()
+        }
+      }
+    }
   }
 
   /// A tree carried over from the other backend (`ErmFS.setLocklessMode`).
   convenience init(image: TreeImage, domain: EpochDomain, lifetime: InodeLifetime) {
     self.init(root: image.root, domain: domain, lifetime: lifetime)
     for directory in image.directories where directory.inode !== root {
-      nodes.insertIfAbsent(DirectoryNode(inode: directory.inode, parent: directory.parent.number, domain: domain),
-                           forKey: directory.inode.number)
+      publish(DirectoryNode(inode: directory.inode, parent: directory.parent.number, domain: domain))
     }
     for directory in image.directories {
       guard let node = directory.inode === root ? rootNode : nodes.get(directory.inode.number) else { continue }
@@ -120,19 +156,25 @@ struct LocklessTree: DirectoryTree {
 
   // MARK: Nodes
 
+  /// The entry table of `directory` (nil: not a directory, or removed).
   private func directoryNode(of directory: Inode) -> DirectoryNode? {
-    directory === root ? namespace.rootNode : namespace.nodes.get(directory.number)
+    let bits = directory.directoryNodeBits.load(ordering: .acquiring)
+    guard let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+    return Unmanaged<DirectoryNode>.fromOpaque(raw).takeUnretainedValue()
   }
 
-  /// `body` with the node of directory `number`, without retaining it (hot path).
-  private func withNode<R>(_ number: UInt64, _ body: (DirectoryNode?) -> R) -> R {
-    number == root.number ? body(namespace.rootNode) : namespace.nodes.withValue(forKey: number, body)
+  /// `body` with the entry table of `directory`, without retaining it (hot path).
+  @inline(__always)
+  private func withNode<R>(of directory: Inode, _ body: (DirectoryNode?) -> R) -> R {
+    let bits = directory.directoryNodeBits.load(ordering: .acquiring)
+    guard let raw = UnsafeRawPointer(bitPattern: bits) else { return body(nil) }
+    return Unmanaged<DirectoryNode>.fromOpaque(raw)._withUnsafeGuaranteedRef { body($0) }
   }
 
   // MARK: DirectoryLookup
 
   func child(of directory: Inode, named name: FileName) -> Inode? {
-    withNode(directory.number) { node in
+    withNode(of: directory) { node in
       node?.links.withValue(forKey: name) { link -> Inode? in
         guard let link, !link.isDead else { return nil }
         return link.inode
@@ -141,8 +183,9 @@ struct LocklessTree: DirectoryTree {
   }
 
   func parent(of directory: Inode) -> Inode {
-    let number = withNode(directory.number) { $0?.parent.load(ordering: .acquiring) } ?? root.number
-    return withNode(number) { $0?.inode } ?? root
+    guard let number = withNode(of: directory, { $0?.parent.load(ordering: .acquiring) }),
+          number != root.number else { return root }
+    return namespace.nodes.withValue(forKey: number) { $0?.inode } ?? root
   }
 
   // MARK: DirectoryTree
@@ -186,8 +229,7 @@ struct LocklessTree: DirectoryTree {
     guard let node = directoryNode(of: directory), node.countEntry() else { throw .noSuchFileOrDirectory }
     if inode.isDirectory {
       // Its node exists before its name can be seen, so a walk into it finds its entries.
-      namespace.nodes.insertIfAbsent(DirectoryNode(inode: inode, parent: directory.number, domain: namespace.domain),
-                           forKey: inode.number)
+      namespace.publish(DirectoryNode(inode: inode, parent: directory.number, domain: namespace.domain))
     }
     let link = DirectoryLink(inode: inode, cookie: node.takeCookie())
     while let existing = node.links.insertIfAbsent(link, forKey: name) {
@@ -197,7 +239,7 @@ struct LocklessTree: DirectoryTree {
         continue
       }
       node.uncountEntry()
-      if inode.isDirectory { namespace.nodes.remove(inode.number) }
+      if inode.isDirectory { namespace.unpublishNode(of: inode) }
       throw .fileExists
     }
   }
@@ -228,7 +270,7 @@ struct LocklessTree: DirectoryTree {
     link.settle(.dead)
     _ = node.links.remove(name, ifIdenticalTo: link)
     node.uncountEntry()
-    namespace.nodes.remove(child.number)
+    namespace.unpublishNode(of: child)
     return true
   }
 
@@ -291,7 +333,7 @@ struct LocklessTree: DirectoryTree {
       if let replaced {
         let swapped = newNode.links.replace(newName, ifIdenticalTo: replaced, with: moved)
         precondition(swapped, "a claimed link changed under its rename")
-        if target?.isDirectory == true { namespace.nodes.remove(replaced.inode.number) }
+        if target?.isDirectory == true { namespace.unpublishNode(of: replaced.inode) }
       } else {
         while let existing = newNode.links.insertIfAbsent(moved, forKey: newName) {
           if existing.isDead {

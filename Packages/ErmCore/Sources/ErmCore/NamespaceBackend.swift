@@ -42,6 +42,9 @@ protocol Namespace: AnyObject, Sendable {
   var sizes: (directories: Int, entries: Int) { get }
   /// The whole tree, for a switch of locking mode (called with no call in flight).
   func image() -> TreeImage
+  /// Lets go of what this backend keeps in the inodes, which a switch of mode hands to the
+  /// other backend (called with no call in flight, after `image`).
+  func releaseInodes()
 }
 
 /// How an operation uses the tree: the locked backend shares its lock for `.lookup` and

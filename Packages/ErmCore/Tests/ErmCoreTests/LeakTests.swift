@@ -80,4 +80,32 @@ final class LeakTests: XCTestCase {
     XCTAssertEqual(fs.statistics.files, 0)
     XCTAssertEqual(fs.settleReclamation(), 0)
   }
+
+  /// Directories hold their entry tables and the tables their directories (lock-free
+  /// mode): removing a directory, switching modes and dropping the file system each let
+  /// go of both, so the inodes themselves are deallocated.
+  func testInodesAreDeallocatedAfterRemovalSwitchesAndTheEnd() throws {
+    weak var removed: AnyObject?
+    weak var kept: AnyObject?
+    weak var file: AnyObject?
+    do {
+      let fs = try makeFS()
+      try fs.mkdir("/gone")
+      try fs.mkdir("/kept")
+      try fs.mkdir("/kept/sub")
+      try fs.mknod("/kept/sub/f", type: .regular, permissions: [.ownerReadWrite])
+      removed = try fs.resolve("/gone")
+      kept = try fs.resolve("/kept/sub")
+      file = try fs.resolve("/kept/sub/f")
+      try fs.rmdir("/gone")
+      _ = fs.settleReclamation()
+      XCTAssertNil(removed, "a removed directory is deallocated")
+      try fs.setLocklessMode(fs.locking == .locked)
+      try fs.setLocklessMode(fs.locking == .locked)
+      _ = fs.settleReclamation()
+      XCTAssertNotNil(kept)
+    }
+    XCTAssertNil(kept, "directories are deallocated with the file system")
+    XCTAssertNil(file)
+  }
 }
