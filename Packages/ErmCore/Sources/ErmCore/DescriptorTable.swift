@@ -22,9 +22,9 @@ protocol DescriptorTable: Sendable {
   var count: Int { get }
 }
 
-/// A descriptor table behind one reader-writer lock (lookups share it): an array indexed
-/// by descriptor number, and a hint below which no slot is free (so finding the lowest
-/// free number is amortised O(1)).
+/// A descriptor table behind one lock (`AdaptiveMutex`): an array indexed by descriptor
+/// number, and a hint below which no slot is free (so finding the lowest free number is
+/// amortised O(1)).
 final class LockedDescriptorTable: DescriptorTable {
   private enum Slot: Sendable {
     case free
@@ -47,12 +47,12 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   private let limit: Int
-  private let table = ReaderWriterLock(Slots())
+  private let table = AdaptiveMutex(Slots())
 
   init(limit: Int) { self.limit = limit }
 
   func reserve() throws(Errno) -> Int32 {
-    try table.writing { (table) throws(Errno) -> Int32 in
+    try table.withLock { (table) throws(Errno) -> Int32 in
       var number = table.lowestMaybeFree
       while number < table.slots.count {
         if case .free = table.slots[number] { break }
@@ -74,7 +74,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func install(_ file: OpenFile, at descriptor: Int32) {
-    table.writing { table in
+    table.withLock { table in
       let number = Int(descriptor)
       guard number < table.slots.count, case .reserved = table.slots[number] else {
         preconditionFailure("install without reserve")
@@ -84,7 +84,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func cancel(_ descriptor: Int32) {
-    table.writing { table in
+    table.withLock { table in
       let number = Int(descriptor)
       guard number < table.slots.count, case .reserved = table.slots[number] else {
         preconditionFailure("cancel without reserve")
@@ -94,7 +94,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func file(for descriptor: Int32) -> OpenFile? {
-    table.reading { table in
+    table.withLock { table in
       let number = Int(descriptor)
       guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
         return nil
@@ -104,7 +104,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   func remove(_ descriptor: Int32) -> OpenFile? {
-    table.writing { table in
+    table.withLock { table in
       let number = Int(descriptor)
       guard number >= 0, number < table.slots.count, case .open(let file) = table.slots[number] else {
         return nil
@@ -114,5 +114,5 @@ final class LockedDescriptorTable: DescriptorTable {
     }
   }
 
-  var count: Int { table.reading { $0.count } }
+  var count: Int { table.withLock { $0.count } }
 }
