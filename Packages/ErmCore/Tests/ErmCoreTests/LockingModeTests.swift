@@ -49,6 +49,18 @@ final class LockingModeTests: XCTestCase {
     return picture
   }
 
+  /// The package trait `Lockless` makes the lock-free mode the default (the sanitizer run
+  /// builds with it and says so in ERMCORE_EXPECT_DEFAULT_LOCKING).
+  func testTheDefaultModeFollowsTheBuild() throws {
+    let fs = try ErmFS()
+    XCTAssertEqual(fs.locking, ErmFS.Locking.default)
+    switch ProcessInfo.processInfo.environment["ERMCORE_EXPECT_DEFAULT_LOCKING"] {
+    case "lockless"?: XCTAssertEqual(ErmFS.Locking.default, .lockless)
+    case "locked"?: XCTAssertEqual(ErmFS.Locking.default, .locked)
+    default: break
+    }
+  }
+
   func testSwitchingCarriesTheWholeTreeOverAndBack() throws {
     for start in [ErmFS.Locking.locked, .lockless] {
       let fs = try makeFS(locking: start)
