@@ -29,6 +29,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("tmpfs"), help: "tmpfs directory for the side-by-side baseline ('none' skips it).")
     var tmpfsParent: String = "/dev/shm"
 
+    @Flag(help: "Lock-free namespace and descriptor table (ErmCore's lock-free mode; the default in a Lockless build).")
+    var lockless = false
+
     func validate() throws {
         guard (1...9).contains(level) else { throw ValidationError("--level must be 1...9") }
         guard (4...4096).contains(chunkKiB) else { throw ValidationError("--chunk-kib must be 4...4096") }
@@ -44,8 +47,10 @@ struct DemoCommand: ParsableCommand {
         for path in corpus.skipped.prefix(5) { print("  skipped \(path)") }
         if corpus.skipped.count > 5 { print("  skipped \(corpus.skipped.count - 5) more entries (links or special files)") }
 
-        let configuration = ErmFS.Configuration(
+        var configuration = ErmFS.Configuration(
             chunkSize: chunkKiB * 1024, compressionLevel: CompressionLevel(rawValue: Int32(level))!)
+        if lockless { configuration.locking = .lockless }
+        print("locking: \(configuration.locking)")
         let ermfs = try ErmfsRun.run(corpus, configuration: configuration)
         let tmpfs = tmpfsParent == "none" ? nil : try TmpfsRun.run(corpus, under: tmpfsParent)
 
