@@ -28,11 +28,14 @@ final class DirectoryLink: Sendable {
   }
 
   let inode: Inode
+  /// `inode` without a reference count, for walks (held by `inode`).
+  let inodeHandle: InodeHandle
   let cookie: UInt64
   private let word: Atomic<UInt8>
 
   init(inode: Inode, cookie: UInt64) {
     self.inode = inode
+    inodeHandle = InodeHandle(inode)
     self.cookie = cookie
     word = Atomic(State.live.rawValue)
   }
@@ -70,6 +73,8 @@ final class DirectoryLink: Sendable {
 /// removed.
 final class DirectoryNode: Sendable {
   let inode: Inode
+  /// `inode` without a reference count, for walks (held by `inode`).
+  let inodeHandle: InodeHandle
   let links: LockFreeHashMap<FileName, DirectoryLink>
   /// Inode number of `..` (changed by renames, under the structure lock).
   let parent: Atomic<UInt64>
@@ -86,6 +91,7 @@ final class DirectoryNode: Sendable {
 
   init(inode: Inode, parent: UInt64, domain: EpochDomain) {
     self.inode = inode
+    inodeHandle = InodeHandle(inode)
     self.parent = Atomic(parent)
     links = LockFreeHashMap(minimumCapacity: 8, domain: domain)
   }

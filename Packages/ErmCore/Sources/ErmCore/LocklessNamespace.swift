@@ -23,6 +23,8 @@ import Musl
 /// unlinks in flight in the directory it removes.
 final class LocklessNamespace: TreeNamespace {
   let root: Inode
+  /// `root`, for walks (held by `root`).
+  fileprivate let rootHandle: InodeHandle
   let domain: EpochDomain
   fileprivate let rootNode: DirectoryNode
   /// Every directory but the root, by inode number.
@@ -36,6 +38,7 @@ final class LocklessNamespace: TreeNamespace {
 
   init(root: Inode, domain: EpochDomain, lifetime: InodeLifetime) {
     self.root = root
+    rootHandle = InodeHandle(root)
     self.domain = domain
     self.lifetime = lifetime
     rootNode = DirectoryNode(inode: root, parent: root.number, domain: domain)
@@ -97,16 +100,17 @@ final class LocklessNamespace: TreeNamespace {
     directoryCount.store(image.directoryCount, ordering: .relaxed)
   }
 
+  // Operations run pinned in `domain`: ErmFS calls every namespace operation inside
+  // `withBackend`, which pins the calling thread there (pinning again would only cost).
+
   func reading<R>(_ body: (borrowing LocklessTree) throws(Errno) -> R) throws(Errno) -> R {
-    try domain.withPinnedThread { () throws(Errno) -> R in try body(LocklessTree(self)) }
+    try body(LocklessTree(self))
   }
 
   func changing<R>(_ access: TreeAccess, _ body: (inout LocklessTree) throws(Errno) -> R) throws(Errno) -> R {
-    try domain.withPinnedThread { () throws(Errno) -> R in
-      var tree = LocklessTree(self)
-      guard access == .restructure else { return try body(&tree) }
-      return try structureLock.withLock { _ throws(Errno) -> R in try body(&tree) }
-    }
+    var tree = LocklessTree(self)
+    guard access == .restructure else { return try body(&tree) }
+    return try structureLock.withLock { _ throws(Errno) -> R in try body(&tree) }
   }
 
   var counts: (files: Int, directories: Int) {
@@ -153,6 +157,7 @@ struct LocklessTree: DirectoryTree {
   init(_ namespace: LocklessNamespace) { self.namespace = namespace }
 
   var root: Inode { namespace.root }
+  var rootHandle: InodeHandle { namespace.rootHandle }
 
   // MARK: Nodes
 
@@ -174,18 +179,28 @@ struct LocklessTree: DirectoryTree {
   // MARK: DirectoryLookup
 
   func child(of directory: Inode, named name: FileName) -> Inode? {
-    withNode(of: directory) { node in
-      node?.links.withValue(forKey: name) { link -> Inode? in
-        guard let link, !link.isDead else { return nil }
-        return link.inode
+    childHandle(of: InodeHandle(directory), named: name)?.inode
+  }
+
+  func parent(of directory: Inode) -> Inode { parentHandle(of: InodeHandle(directory)).inode }
+
+  // The walk's forms retain nothing: pinned, every link, node and inode found stays valid.
+
+  func childHandle(of directory: InodeHandle, named name: FileName) -> InodeHandle? {
+    directory.with { directory in
+      withNode(of: directory) { node in
+        node?.links.withValue(forKey: name) { link -> InodeHandle? in
+          guard let link, !link.isDead else { return nil }
+          return link.inodeHandle
+        }
       }
     }
   }
 
-  func parent(of directory: Inode) -> Inode {
-    guard let number = withNode(of: directory, { $0?.parent.load(ordering: .acquiring) }),
-          number != root.number else { return root }
-    return namespace.nodes.withValue(forKey: number) { $0?.inode } ?? root
+  func parentHandle(of directory: InodeHandle) -> InodeHandle {
+    guard let number = directory.with({ directory in withNode(of: directory) { $0?.parent.load(ordering: .acquiring) } }),
+          number != namespace.root.number else { return rootHandle }
+    return namespace.nodes.withValue(forKey: number) { $0?.inodeHandle } ?? rootHandle
   }
 
   // MARK: DirectoryTree

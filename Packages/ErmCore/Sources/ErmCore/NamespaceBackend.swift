@@ -2,7 +2,8 @@ import SystemPackage
 
 /// The namespace as `ErmFS` calls it: each operation runs the shared rules
 /// (`Namespace.swift`, `PathOperations.swift`, `PathWalk.swift`) as one atomic step of
-/// one backend, `LockedNamespace` or `LocklessNamespace`.
+/// one backend, `LockedNamespace` or `LocklessNamespace`. Called only inside
+/// `ErmFS.withBackend`, with the thread pinned in the file system's epoch domain.
 protocol Namespace: AnyObject, Sendable {
   var root: Inode { get }
 

@@ -43,26 +43,27 @@ final class OpenFile: Sendable {
   func endCall() -> Bool { users.release() }
 }
 
-/// One open file description's chunk cache (`ChunkCache`), lent to one call at a time.
+/// One open file description's chunk cache (`ChunkCache`), lent to one call at a time,
+/// made by the first read that needs one and dropped at the close.
 ///
 /// `@unchecked Sendable`: `cache` is only touched by the call that set `busy` (acquire on
-/// the set, release on the clear), so no two threads ever touch it at once.
+/// the set, release on the clear), so no two threads ever touch it at once. `accounting`
+/// is not retained here (it is the file system's, which outlives every call); each
+/// `ChunkCache` holds its own reference.
 final class ChunkCacheSlot: @unchecked Sendable {
   private let busy = Atomic<Bool>(false)
-  private var cache: ChunkCache
-  private let accounting: Accounting
+  private var cache: ChunkCache?
+  private unowned(unsafe) let accounting: Accounting
 
-  init(accounting: Accounting) {
-    self.accounting = accounting
-    cache = ChunkCache(accounting: accounting)
-  }
+  init(accounting: Accounting) { self.accounting = accounting }
 
   /// Runs `body` with the description's cache, or with a cache of its own (freed after
   /// the call) when another call holds it.
   func withCache<R, E: Error>(_ body: (inout ChunkCache) throws(E) -> R) throws(E) -> R {
     if busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
       defer { busy.store(false, ordering: .releasing) }
-      return try body(&cache)
+      if cache == nil { cache = ChunkCache(accounting: accounting) }
+      return try body(&cache!)
     }
     var own = ChunkCache(accounting: accounting)
     return try body(&own)
@@ -70,6 +71,8 @@ final class ChunkCacheSlot: @unchecked Sendable {
 
   /// Gives the cache's memory back (the last user of a closed description).
   func drop() {
-    withCache { cache in cache = ChunkCache(accounting: accounting) }
+    guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return }
+    cache = nil
+    busy.store(false, ordering: .releasing)
   }
 }

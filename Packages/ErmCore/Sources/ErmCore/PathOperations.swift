@@ -130,15 +130,16 @@ extension DirectoryTree {
   private func walkForOpen(_ path: ParsedPath, _ request: OpenRequest) throws(Errno) -> OpenWalk {
     var walk = PathWalk()
     var path = path
-    var start = root
+    var start = rootHandle
     var requiresDirectory = request.directory
     while true {
-      let (directory, last) = try walk.parent(of: path, from: start, in: self)
+      let (directory, last) = try walk.parentHandle(of: path, from: start, in: self)
       let name: FileName
       switch last {
       case .root: return OpenWalk(target: .existing(root), requiresDirectory: requiresDirectory)
-      case .dot: return OpenWalk(target: .existing(directory), requiresDirectory: requiresDirectory)
-      case .dotDot: return OpenWalk(target: .existing(parent(of: directory)), requiresDirectory: requiresDirectory)
+      case .dot: return OpenWalk(target: .existing(directory.inode), requiresDirectory: requiresDirectory)
+      case .dotDot:
+        return OpenWalk(target: .existing(parentHandle(of: directory).inode), requiresDirectory: requiresDirectory)
       case .name(let named): name = named
       }
       if request.create != nil {
@@ -148,22 +149,25 @@ extension DirectoryTree {
         requiresDirectory = true
       }
       guard name.bytes.count <= FileName.maximumLength else { throw .fileNameTooLong }
-      if let existing = child(of: directory, named: name) {
+      if let existing = childHandle(of: directory, named: name) {
         if existing.isSymbolicLink {
           // O_CREAT|O_EXCL never follows: the link itself exists.
           if request.create != nil && request.exclusive { throw .fileExists }
           if !request.noFollow || path.trailingSlash {
             try walk.countLink()
-            existing.touchAccessed()
-            path = try ParsedPath(bytes: existing.symbolicLinkTarget)
+            let target = existing.with { link -> [UInt8] in
+              link.touchAccessed()
+              return link.symbolicLinkTarget
+            }
+            path = try ParsedPath(bytes: target)
             start = directory
             continue
           }
         }
-        return OpenWalk(target: .existing(existing), requiresDirectory: requiresDirectory)
+        return OpenWalk(target: .existing(existing.inode), requiresDirectory: requiresDirectory)
       }
       guard request.create != nil else { throw .noSuchFileOrDirectory }
-      return OpenWalk(target: .absent(name, in: directory), requiresDirectory: requiresDirectory)
+      return OpenWalk(target: .absent(name, in: directory.inode), requiresDirectory: requiresDirectory)
     }
   }
 

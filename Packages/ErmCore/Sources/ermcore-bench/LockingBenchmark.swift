@@ -6,6 +6,7 @@
 //   1. lookup-heavy mix: stat + open + read 64 bytes + close of 16 existing files in 3
 //      directories (a) plain (a holder keeps them open, so reads copy under the file's
 //      lock) and (b) compressed (each read decompresses its chunk)
+//   1c. the same with one file system per thread (nothing shared: the machine's scaling)
 //   2. create/unlink churn: open(O_CREAT|O_EXCL) + close + unlink in 3 shared directories
 //   3. many threads reading one compressed file (pread of 4 KiB at random offsets, one
 //      descriptor per thread)
@@ -18,6 +19,17 @@ import SystemPackage
 import Glibc
 #endif
 
+/// CPU time the calling thread has used, in nanoseconds.
+func threadCPUNanoseconds() -> Int {
+  var time = timespec()
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+  return time.tv_sec * 1_000_000_000 + time.tv_nsec
+}
+
+/// CPU seconds the worker threads of the last `runTimed` used (they may have waited,
+/// or been preempted by other work on the machine, for the rest of the wall time).
+nonisolated(unsafe) var lastCPUSeconds = 0.0
+
 /// Runs `body(thread, stop)` on `threads` pthreads for `seconds`; returns the sum of what
 /// the bodies return (operations done).
 func runTimed(threads: Int, seconds: Double, _ body: @escaping @Sendable (Int, borrowing Atomic<Bool>) -> Int) -> Int {
@@ -25,6 +37,7 @@ func runTimed(threads: Int, seconds: Double, _ body: @escaping @Sendable (Int, b
     let stop = Atomic<Bool>(false)
     let ready = Atomic<Int>(0)
     let total = Atomic<Int>(0)
+    let cpu = Atomic<Int>(0)
     let body: @Sendable (Int, borrowing Atomic<Bool>) -> Int
     init(_ body: @escaping @Sendable (Int, borrowing Atomic<Bool>) -> Int) { self.body = body }
   }
@@ -44,7 +57,9 @@ func runTimed(threads: Int, seconds: Double, _ body: @escaping @Sendable (Int, b
     pthread_create(&handle, nil, { raw in
       let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
       start.shared.ready.add(1, ordering: .acquiringAndReleasing)
+      let cpu = threadCPUNanoseconds()
       let done = start.shared.body(start.index, start.shared.stop)
+      start.shared.cpu.add(threadCPUNanoseconds() - cpu, ordering: .relaxed)
       start.shared.total.add(done, ordering: .relaxed)
       return nil
     }, start)
@@ -54,6 +69,7 @@ func runTimed(threads: Int, seconds: Double, _ body: @escaping @Sendable (Int, b
   usleep(UInt32(seconds * 1e6))
   shared.stop.store(true, ordering: .releasing)
   for handle in handles { pthread_join(handle, nil) }
+  lastCPUSeconds = Double(shared.cpu.load(ordering: .acquiring)) / 1e9
   return shared.total.load(ordering: .acquiring)
 }
 
@@ -84,16 +100,33 @@ func makeMixFS(_ locking: ErmFS.Locking, compressed: Bool) throws -> (ErmFS, [Er
   return (fs, holders)
 }
 
+/// Diagnosis: only `stat` (ERMCORE_BENCH_STAT_ONLY=1).
+let statOnly = ProcessInfo.processInfo.environment["ERMCORE_BENCH_STAT_ONLY"] == "1"
+
 /// One round of the lookup mix: 4 operations.
 @inline(never)
 func lookupRound(_ fs: ErmFS, _ path: String, _ buffer: UnsafeMutableRawBufferPointer) throws {
+  if statOnly {
+    for _ in 0..<4 { _ = try fs.stat(path) }
+    return
+  }
   _ = try fs.stat(path)
   let fd = try fs.open(path, .readOnly)
   _ = try fs.read(fd, into: buffer)
   try fs.close(fd)
 }
 
-func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, threads: Int, seconds: Double) throws -> Double {
+/// Work done per wall second and per CPU second of the worker threads.
+struct Rate {
+  var wall: Double
+  var cpu: Double
+  init(_ amount: Int, seconds: Double) {
+    wall = Double(amount) / seconds
+    cpu = Double(amount) / max(lastCPUSeconds, 1e-9)
+  }
+}
+
+func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, threads: Int, seconds: Double) throws -> Rate {
   let (fs, holders) = try makeMixFS(locking, compressed: compressed)
   let operations = runTimed(threads: threads, seconds: seconds) { thread, stop in
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
@@ -109,10 +142,32 @@ func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, threads: Int, seconds
     return rounds * 4
   }
   for fd in holders { try fs.close(fd) }
-  return Double(operations) / seconds
+  return Rate(operations, seconds: seconds)
 }
 
-func createUnlinkChurn(_ locking: ErmFS.Locking, threads: Int, seconds: Double) throws -> Double {
+/// The lookup mix with one file system per thread: nothing shared, so it shows how far
+/// the machine itself lets threads scale right now (other work, shared caches).
+func separateLookupMix(_ locking: ErmFS.Locking, threads: Int, seconds: Double) throws -> Rate {
+  let systems = try (0..<threads).map { _ in try makeMixFS(locking, compressed: false) }
+  let operations = runTimed(threads: threads, seconds: seconds) { thread, stop in
+    let fs = systems[thread].0
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
+    defer { buffer.deallocate() }
+    var random = BenchRandom(state: UInt64(thread) &* 7919 &+ 1)
+    var rounds = 0
+    while !stop.load(ordering: .relaxed) {
+      for _ in 0..<16 {
+        do { try lookupRound(fs, mixPaths[random.next(16)], buffer) } catch { fatalError("lookup mix: \(error)") }
+      }
+      rounds += 16
+    }
+    return rounds * 4
+  }
+  for (fs, holders) in systems { for fd in holders { try fs.close(fd) } }
+  return Rate(operations, seconds: seconds)
+}
+
+func createUnlinkChurn(_ locking: ErmFS.Locking, threads: Int, seconds: Double) throws -> Rate {
   let fs = try ErmFS(configuration: .init(maxDescriptors: 4096, locking: locking))
   for directory in 0..<3 { try fs.mkdir("/d\(directory)") }
   let operations = runTimed(threads: threads, seconds: seconds) { thread, stop in
@@ -133,10 +188,10 @@ func createUnlinkChurn(_ locking: ErmFS.Locking, threads: Int, seconds: Double) 
     return rounds * 3
   }
   precondition(fs.statistics.files == 0)
-  return Double(operations) / seconds
+  return Rate(operations, seconds: seconds)
 }
 
-func sharedCompressedReads(_ locking: ErmFS.Locking, threads: Int, seconds: Double, corpus: [UInt8]) throws -> Double {
+func sharedCompressedReads(_ locking: ErmFS.Locking, threads: Int, seconds: Double, corpus: [UInt8]) throws -> Rate {
   let fs = try ErmFS(configuration: .init(locking: locking))
   let fd = try fs.open("/big", .writeOnly, options: [.create, .truncate])
   try fs.write(fd, bytes: corpus)
@@ -158,7 +213,7 @@ func sharedCompressedReads(_ locking: ErmFS.Locking, threads: Int, seconds: Doub
     }
     return total
   }
-  return Double(bytes) / seconds
+  return Rate(bytes, seconds: seconds)
 }
 
 func runLockingBenchmark(_ arguments: [String]) throws {
@@ -172,25 +227,28 @@ func runLockingBenchmark(_ arguments: [String]) throws {
   _ = getloadavg(&load, 3)
   print("ermcore-bench locking: \(ProcessInfo.processInfo.activeProcessorCount) cores online, \(seconds) s per point, "
     + "load average \(String(format: "%.2f %.2f %.2f", load[0], load[1], load[2])) at start")
-  print("ratio = lock-free / locked; each figure the median of \(repeats) runs, the two modes alternating\n")
+  print("ratio = lock-free / locked (wall-clock rates; per CPU-second: the same work divided by the CPU time the")
+  print("worker threads used, steadier on a shared machine); each figure the median of \(repeats) runs, modes alternating\n")
 
-  func section(_ title: String, unit: String, scale: Double, _ measure: (ErmFS.Locking, Int) throws -> Double) throws {
+  func section(_ title: String, unit: String, scale: Double, _ measure: (ErmFS.Locking, Int) throws -> Rate) throws {
     guard sections?.contains(String(title.prefix { $0 != "." })) ?? true else { return }
     print(title)
-    var first: [ErmFS.Locking: Double] = [:]
+    var first: (lockless: Double, locked: Double)?
     for threads in threadCounts {
       // Alternating runs, the median of each side: the machine is shared and its load
       // drifts during a run.
-      var locklessRuns: [Double] = [], lockedRuns: [Double] = []
+      var locklessRuns: [Rate] = [], lockedRuns: [Rate] = []
       for _ in 0..<repeats {
         if side != "locked" { locklessRuns.append(try measure(.lockless, threads)) }
         if side != "lockless" { lockedRuns.append(try measure(.locked, threads)) }
       }
-      let lockless = median(locklessRuns), locked = median(lockedRuns)
-      if first.isEmpty { first = [.lockless: lockless, .locked: locked] }
-      print(String(format: "   %d threads  lock-free %8.2f %@   locked %8.2f %@   ratio %5.2fx   vs 1 thread: lock-free %4.2fx, locked %4.2fx",
+      let lockless = median(locklessRuns.map(\.wall)), locked = median(lockedRuns.map(\.wall))
+      let locklessCPU = median(locklessRuns.map(\.cpu)), lockedCPU = median(lockedRuns.map(\.cpu))
+      if first == nil { first = (lockless, locked) }
+      print(String(format: "   %d threads  lock-free %7.2f %@  locked %7.2f %@  ratio %5.2fx   vs 1 thread: lock-free %4.2fx, locked %4.2fx   per CPU-second: %6.2f / %6.2f, ratio %5.2fx",
                    threads, lockless / scale, unit, locked / scale, unit, lockless / locked,
-                   lockless / first[.lockless]!, locked / first[.locked]!))
+                   lockless / first!.lockless, locked / first!.locked,
+                   locklessCPU / scale, lockedCPU / scale, locklessCPU / lockedCPU))
     }
     print("")
   }
@@ -199,6 +257,8 @@ func runLockingBenchmark(_ arguments: [String]) throws {
               unit: "Mops/s", scale: 1e6) { try lookupMix($0, compressed: false, threads: $1, seconds: seconds) }
   try section("1b. lookup mix, compressed files (each read decompresses its 4 KiB chunk)",
               unit: "Mops/s", scale: 1e6) { try lookupMix($0, compressed: true, threads: $1, seconds: seconds) }
+  try section("1c. lookup mix, plain files, one file system per thread (nothing shared: the machine's own scaling)",
+              unit: "Mops/s", scale: 1e6) { try separateLookupMix($0, threads: $1, seconds: seconds) }
   try section("2. create/unlink churn (open O_CREAT|O_EXCL + close + unlink, 3 shared directories)",
               unit: "Mops/s", scale: 1e6) { try createUnlinkChurn($0, threads: $1, seconds: seconds) }
   var corpus: [UInt8] = []
