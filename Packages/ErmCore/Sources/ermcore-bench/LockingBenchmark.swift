@@ -7,6 +7,7 @@
 //      directories (a) plain (a holder keeps them open, so reads copy under the file's
 //      lock) and (b) compressed (each read decompresses its chunk)
 //   1c. the same with one file system per thread (nothing shared: the machine's scaling)
+//   1d. stat + open + fstat + close: the lookup mix without the file-contents lock
 //   2. create/unlink churn: open(O_CREAT|O_EXCL) + close + unlink in 3 shared directories
 //   3. many threads reading one compressed file (pread of 4 KiB at random offsets, one
 //      descriptor per thread)
@@ -105,14 +106,14 @@ let statOnly = ProcessInfo.processInfo.environment["ERMCORE_BENCH_STAT_ONLY"] ==
 
 /// One round of the lookup mix: 4 operations.
 @inline(never)
-func lookupRound(_ fs: ErmFS, _ path: String, _ buffer: UnsafeMutableRawBufferPointer) throws {
+func lookupRound(_ fs: ErmFS, _ path: String, _ buffer: UnsafeMutableRawBufferPointer, read: Bool = true) throws {
   if statOnly {
     for _ in 0..<4 { _ = try fs.stat(path) }
     return
   }
   _ = try fs.stat(path)
   let fd = try fs.open(path, .readOnly)
-  _ = try fs.read(fd, into: buffer)
+  if read { _ = try fs.read(fd, into: buffer) } else { _ = try fs.fstat(fd) }
   try fs.close(fd)
 }
 
@@ -126,7 +127,8 @@ struct Rate {
   }
 }
 
-func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, threads: Int, seconds: Double) throws -> Rate {
+func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, read: Bool = true, threads: Int,
+               seconds: Double) throws -> Rate {
   let (fs, holders) = try makeMixFS(locking, compressed: compressed)
   let operations = runTimed(threads: threads, seconds: seconds) { thread, stop in
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
@@ -135,7 +137,7 @@ func lookupMix(_ locking: ErmFS.Locking, compressed: Bool, threads: Int, seconds
     var rounds = 0
     while !stop.load(ordering: .relaxed) {
       for _ in 0..<16 {
-        do { try lookupRound(fs, mixPaths[random.next(16)], buffer) } catch { fatalError("lookup mix: \(error)") }
+        do { try lookupRound(fs, mixPaths[random.next(16)], buffer, read: read) } catch { fatalError("lookup mix: \(error)") }
       }
       rounds += 16
     }
@@ -257,6 +259,8 @@ func runLockingBenchmark(_ arguments: [String]) throws {
               unit: "Mops/s", scale: 1e6) { try lookupMix($0, compressed: false, threads: $1, seconds: seconds) }
   try section("1b. lookup mix, compressed files (each read decompresses its 4 KiB chunk)",
               unit: "Mops/s", scale: 1e6) { try lookupMix($0, compressed: true, threads: $1, seconds: seconds) }
+  try section("1d. lookup mix without the read (stat + open + fstat + close: no file-contents lock)",
+              unit: "Mops/s", scale: 1e6) { try lookupMix($0, compressed: false, read: false, threads: $1, seconds: seconds) }
   try section("1c. lookup mix, plain files, one file system per thread (nothing shared: the machine's own scaling)",
               unit: "Mops/s", scale: 1e6) { try separateLookupMix($0, threads: $1, seconds: seconds) }
   try section("2. create/unlink churn (open O_CREAT|O_EXCL + close + unlink, 3 shared directories)",
