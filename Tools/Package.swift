@@ -7,10 +7,14 @@ let package = Package(
     products: [
         .executable(name: "ermfs-tool", targets: ["ermfs-tool"]),
     ],
+    traits: [
+        // `swift build --traits Lockless`: ErmCore's lock-free backends by default (forwarded).
+        .trait(name: "Lockless", description: "ErmCore's lock-free backends by default (ERMFS_LOCKLESS)."),
+    ],
     dependencies: [
-        .package(path: "../Packages/ErmCore"),
+        .package(path: "../Packages/ErmCore", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
         .package(path: "../Packages/ErmCompress"),
-        .package(path: "../Packages/ErmFD"),
+        .package(path: "../Packages/ErmFD", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
         .package(path: "../Packages/ArenaBPF"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),

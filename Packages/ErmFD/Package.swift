@@ -8,8 +8,12 @@ let package = Package(
     // The C API (ermfs.h): ermfs_export_memfd and friends, for C callers.
     .library(name: "ErmFSC", targets: ["ErmFDC", "CErmFSAPI"]),
   ],
+  traits: [
+    // Forwarded to ErmCore: its lock-free backends become the default.
+    .trait(name: "Lockless", description: "ErmCore's lock-free backends by default (ERMFS_LOCKLESS)."),
+  ],
   dependencies: [
-    .package(path: "../ErmCore"),
+    .package(path: "../ErmCore", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
     .package(path: "../ErmCompress"),
     .package(path: "../ErmIOUring"),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),

@@ -35,6 +35,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("tmpfs"), help: "tmpfs directory for the side-by-side baseline ('none' skips it).")
     var tmpfsParent: String = "/dev/shm"
 
+    @Flag(help: "Lock-free namespace and descriptor table (ErmCore's lock-free mode; the default in a Lockless build).")
+    var lockless = false
+
     func validate() throws {
         guard let backend = GzipBackend(name: codec) else {
             throw ValidationError("--codec must be isal, libdeflate or zlib")
@@ -59,9 +62,11 @@ struct DemoCommand: ParsableCommand {
 
         let backend = GzipBackend(name: codec)!
         let compressionLevel = level.flatMap { CompressionLevel(rawValue: Int32($0)) } ?? backend.defaultLevel
-        let configuration = ErmFS.Configuration(
+        var configuration = ErmFS.Configuration(
             chunkSize: chunkKiB * 1024, backend: backend, compressionLevel: compressionLevel,
             compression: background ? .background(maxPendingBytes: 256 << 20) : .onClose)
+        if lockless { configuration.locking = .lockless }
+        print("locking: \(configuration.locking)")
         let ermfs = try ErmfsRun.run(corpus, configuration: configuration)
         let tmpfs = tmpfsParent == "none" ? nil : try Self.runTmpfsBaseline(corpus, under: tmpfsParent)
 

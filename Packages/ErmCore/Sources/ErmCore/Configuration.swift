@@ -40,6 +40,9 @@ extension ErmFS {
     /// Owner and group of inodes created through the path API (the inode API takes the
     /// caller's with each call).
     public var owner: Ownership
+    /// Locked or lock-free tree and descriptor table (`ErmFS.setLocklessMode` switches
+    /// later). Default: `Locking.default` (lock-free when built with the trait `Lockless`).
+    public var locking: Locking
 
     /// - Parameters:
     ///   - maxDescriptors: most descriptors open at once (default 1024).
@@ -54,13 +57,15 @@ extension ErmFS {
     ///   - pool: worker pool (default `WorkerPool.shared`).
     ///   - allocator: allocator for contents (default the shared one).
     ///   - owner: owner of new inodes on the path API (default this process's uid/gid).
+    ///   - locking: `.locked` or `.lockless` (default `Locking.default`).
     public init(maxDescriptors: Int = 1024, byteQuota: Int? = nil,
                 maxFileSize: Int = 1 << 40, chunkSize: Int = 128 * 1024,
                 backend: GzipBackend = .isal, compressionLevel: CompressionLevel? = nil,
                 decoder: GzipBackend? = nil, codec: (any GzipCodec)? = nil,
                 compression: CompressionTiming = .onClose, pool: WorkerPool = .shared,
                 allocator: PageAllocator = .shared,
-                owner: Ownership = Ownership(userID: getuid(), groupID: getgid())) {
+                owner: Ownership = Ownership(userID: getuid(), groupID: getgid()),
+                locking: Locking = .default) {
       self.maxDescriptors = maxDescriptors
       self.byteQuota = byteQuota
       self.maxFileSize = maxFileSize
@@ -73,6 +78,7 @@ extension ErmFS {
       self.pool = pool
       self.allocator = allocator
       self.owner = owner
+      self.locking = locking
     }
 
     /// The chunked format these settings describe.

@@ -1,10 +1,9 @@
-import Synchronization
 import SystemPackage
 
 /// Maps descriptor numbers to open file descriptions.
 ///
-/// A seam (swift-nio style): ErmFS only talks to this protocol, so a lock-free table can
-/// replace `LockedDescriptorTable` without touching callers.
+/// A seam (swift-nio style): ErmFS only talks to this protocol; `LockedDescriptorTable`
+/// (locked mode) and `SlotDescriptorTable` (lock-free mode) are interchangeable.
 protocol DescriptorTable: Sendable {
   /// Takes the lowest free number for a description that is being opened; `file(for:)`
   /// answers nil for it until `install` (so a failing open never shows a half-made one).
@@ -23,16 +22,17 @@ protocol DescriptorTable: Sendable {
   var count: Int { get }
 }
 
-/// A descriptor table behind one mutex: an array indexed by descriptor number, and a
-/// hint below which no slot is free (so finding the lowest free number is amortised O(1)).
+/// A descriptor table behind one lock (`AdaptiveMutex`): an array indexed by descriptor
+/// number, and a hint below which no slot is free (so finding the lowest free number is
+/// amortised O(1)).
 final class LockedDescriptorTable: DescriptorTable {
-  private enum Slot {
+  private enum Slot: Sendable {
     case free
     case reserved
     case open(OpenFile)
   }
 
-  private struct Slots {
+  private struct Slots: Sendable {
     var slots: [Slot] = []
     var lowestMaybeFree = 0
     var count = 0
@@ -47,7 +47,7 @@ final class LockedDescriptorTable: DescriptorTable {
   }
 
   private let limit: Int
-  private let table = Mutex(Slots())
+  private let table = AdaptiveMutex(Slots())
 
   init(limit: Int) { self.limit = limit }
 

@@ -5,13 +5,13 @@
 /// cookie returns every entry that was there all along exactly once: entries removed
 /// meanwhile are skipped, entries added meanwhile may or may not appear (as POSIX
 /// allows). Cookies 1 and 2 are `.` and `..`; entries start at 3.
-struct DirectoryEntries {
-  struct Entry {
+struct DirectoryEntries: Sendable {
+  struct Entry: Sendable {
     let inode: Inode
     let cookie: UInt64
   }
 
-  private struct Position {
+  private struct Position: Sendable {
     let cookie: UInt64
     /// nil once removed (compacted away when removals pile up).
     var name: FileName?

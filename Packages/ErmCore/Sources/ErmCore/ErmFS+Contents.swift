@@ -17,7 +17,7 @@ extension ErmFS {
   ///   bad path), ELOOP, ENAMETOOLONG, or what `body` throws.
   public func withContents<R>(ofPath path: String,
                               _ body: (borrowing FileContents) throws(Errno) -> R) throws(Errno) -> R {
-    try withContents(of: try resolve(path), body)
+    try withReferencedInode(path) { (inode) throws(Errno) -> R in try withContents(of: inode, body) }
   }
 
   /// `withContents(ofPath:_:)` for an open descriptor (any access mode).
@@ -28,7 +28,7 @@ extension ErmFS {
   /// - Throws: EBADF, EISDIR, or what `body` throws.
   public func withContents<R>(of descriptor: Descriptor,
                               _ body: (borrowing FileContents) throws(Errno) -> R) throws(Errno) -> R {
-    try withContents(of: try openFile(descriptor).inode, body)
+    try withOpenFile(descriptor) { (file) throws(Errno) -> R in try withContents(of: file.inode, body) }
   }
 
   func withContents<R>(of inode: Inode,

@@ -1,3 +1,4 @@
+import ErmLockless
 import Synchronization
 import SystemPackage
 
@@ -44,31 +45,33 @@ extension ErmFS {
                               noFollow: options.contains(.noFollow),
                               directory: options.contains(.directory),
                               writes: access.canWrite || options.contains(.truncate))
-    // The number first, as the kernel does: EMFILE must not create or truncate anything.
-    let number = try descriptors.reserve()
-    let opened: (inode: Inode, created: Bool)
-    do throws(Errno) {
-      let now = Timestamp.now()
-      opened = try namespace.withTree { (tree) throws(Errno) in try tree.open(parsed, request, now: now) }
-    } catch {
-      descriptors.cancel(number)
-      throw error
+    let now = Timestamp.now()
+    return try withBackend { (backend) throws(Errno) -> Descriptor in
+      // The number first, as the kernel does: EMFILE must not create or truncate anything.
+      let number = try backend.descriptors.reserve()
+      let opened: (inode: Inode, created: Bool)
+      do throws(Errno) {
+        opened = try backend.namespace.open(parsed, request, now: now)
+      } catch {
+        backend.descriptors.cancel(number)
+        throw error
+      }
+      return try finishOpen(opened.inode, number: number, in: backend.descriptors, access: access,
+                            truncate: options.contains(.truncate) && !opened.created,
+                            appends: options.contains(.append))
     }
-    return try finishOpen(opened.inode, number: number, access: access,
-                          truncate: options.contains(.truncate) && !opened.created,
-                          appends: options.contains(.append))
   }
 
   /// Installs an open file description for `inode`, which already holds an open
   /// reference; gives the reference and the number back on failure.
-  func finishOpen(_ inode: Inode, number: Int32, access: Access, truncate: Bool,
-                  appends: Bool) throws(Errno) -> Descriptor {
+  func finishOpen(_ inode: Inode, number: Int32, in descriptors: any DescriptorTable, access: Access,
+                  truncate: Bool, appends: Bool) throws(Errno) -> Descriptor {
     do throws(Errno) {
       guard inode.isRegular || inode.isDirectory else { throw .noSuchAddressOrDevice }
       if truncate && inode.isRegular { storage.empty(inode) }
     } catch {
       descriptors.cancel(number)
-      releaseOpenReference(inode)
+      lifetime.releaseOpen(inode)
       throw error
     }
     let file = OpenFile(inode: inode, canRead: access.canRead, canWrite: access.canWrite,
@@ -87,13 +90,12 @@ extension ErmFS {
   /// - Throws: EBADF when it is not open. A compression failure is not an error: the
   ///   file then stays materialised (no data are lost) and the next close tries again.
   public func close(_ descriptor: Descriptor) throws(Errno) {
-    guard let file = descriptors.remove(descriptor.rawValue) else { throw .badFileDescriptor }
-    // Wait for operations in flight on this description, and stop later ones.
-    file.state.withLock { state in
-      state.closed = true
-      state.cache = ChunkCache(accounting: accounting)
+    guard let file = try withBackend({ $0.descriptors.remove(descriptor.rawValue) }) else {
+      throw .badFileDescriptor
     }
-    releaseOpenReference(file.inode)
+    // Calls still running on the description finish first: the last of them finishes the
+    // close; later calls get EBADF.
+    if file.endCall() { finishClose(file) }
   }
 
   // MARK: Reading
@@ -109,13 +111,21 @@ extension ErmFS {
   /// - Throws: EBADF (not open, or write-only), EISDIR (a directory), EBADMSG (corrupt
   ///   stored data), ENOMEM (no memory for the chunk cache).
   public func read(_ descriptor: Descriptor, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
-    let file = try openFile(descriptor)
-    guard file.canRead else { throw .badFileDescriptor }
-    guard !file.inode.isDirectory else { throw .isDirectory }
-    return try file.state.withLock { (state) throws(Errno) -> Int in
-      guard !state.closed else { throw .badFileDescriptor }
-      let count = try storage.read(file.inode, at: state.offset, into: buffer, cache: &state.cache)
-      state.offset += count
+    try withOpenFile(descriptor) { (file) throws(Errno) -> Int in
+      guard file.canRead else { throw .badFileDescriptor }
+      guard !file.inode.isDirectory else { throw .isDirectory }
+      // The range this read may transfer is claimed first (stopping at the end of file),
+      // so threads sharing the descriptor read distinct, adjacent ranges.
+      let size = Int64(file.inode.size.load(ordering: .relaxed))
+      let claimed = try file.offset.claim(buffer.count, limit: size)
+      var count = 0
+      defer { file.offset.giveBack(claimed, transferred: count) }
+      if !claimed.isEmpty {
+        let target = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<claimed.count])
+        count = try file.cache.withCache { (cache) throws(Errno) -> Int in
+          try storage.read(file.inode, at: Int(claimed.lowerBound), into: target, cache: &cache)
+        }
+      }
       file.inode.touchAccessed()  // even for 0 bytes, as tmpfs (`file_accessed`)
       return count
     }
@@ -135,13 +145,13 @@ extension ErmFS {
   public func pread(_ descriptor: Descriptor, into buffer: UnsafeMutableRawBufferPointer,
                     at offset: Int64) throws(Errno) -> Int {
     guard offset >= 0 else { throw .invalidArgument }
-    let file = try openFile(descriptor)
-    guard file.canRead else { throw .badFileDescriptor }
-    guard !file.inode.isDirectory else { throw .isDirectory }
-    return try file.state.withLock { (state) throws(Errno) -> Int in
-      guard !state.closed else { throw .badFileDescriptor }
+    return try withOpenFile(descriptor) { (file) throws(Errno) -> Int in
+      guard file.canRead else { throw .badFileDescriptor }
+      guard !file.inode.isDirectory else { throw .isDirectory }
       guard offset <= Int64(Int.max) else { return 0 }
-      let count = try storage.read(file.inode, at: Int(offset), into: buffer, cache: &state.cache)
+      let count = try file.cache.withCache { (cache) throws(Errno) -> Int in
+        try storage.read(file.inode, at: Int(offset), into: buffer, cache: &cache)
+      }
       file.inode.touchAccessed()  // even for 0 bytes, as tmpfs (`file_accessed`)
       return count
     }
@@ -163,15 +173,21 @@ extension ErmFS {
   /// - Throws: EBADF (not open, or read-only), EFBIG (the offset is at or past
   ///   `maxFileSize`), ENOSPC (the quota has no room for any of it), ENOMEM, EBADMSG.
   public func write(_ descriptor: Descriptor, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
-    let file = try openFile(descriptor)
-    guard file.canWrite else { throw .badFileDescriptor }
-    // POSIX: writing nothing to a regular file has "no other results" (offset unmoved).
-    guard buffer.count > 0 else { return 0 }
-    return try file.state.withLock { (state) throws(Errno) -> Int in
-      guard !state.closed else { throw .badFileDescriptor }
-      let written = try storage.write(file.inode, buffer, at: file.appends ? .end : .at(state.offset))
-      state.offset = written.offset + written.count
-      return written.count
+    try withOpenFile(descriptor) { (file) throws(Errno) -> Int in
+      guard file.canWrite else { throw .badFileDescriptor }
+      // POSIX: writing nothing to a regular file has "no other results" (offset unmoved).
+      guard buffer.count > 0 else { return 0 }
+      if file.appends {
+        // The end of file is found under the contents lock; the offset follows the write.
+        let written = try storage.write(file.inode, buffer, at: .end)
+        try file.offset.seek(Int64(written.offset + written.count), from: .start)
+        return written.count
+      }
+      let claimed = try file.offset.claim(buffer.count)
+      var count = 0
+      defer { file.offset.giveBack(claimed, transferred: count) }
+      count = try storage.write(file.inode, buffer, at: .at(Int(claimed.lowerBound))).count
+      return count
     }
   }
 
@@ -191,11 +207,9 @@ extension ErmFS {
   public func pwrite(_ descriptor: Descriptor, _ buffer: UnsafeRawBufferPointer,
                      at offset: Int64) throws(Errno) -> Int {
     guard offset >= 0 else { throw .invalidArgument }
-    let file = try openFile(descriptor)
-    guard file.canWrite else { throw .badFileDescriptor }
-    guard buffer.count > 0 else { return 0 }
-    return try file.state.withLock { (state) throws(Errno) -> Int in
-      guard !state.closed else { throw .badFileDescriptor }
+    return try withOpenFile(descriptor) { (file) throws(Errno) -> Int in
+      guard file.canWrite else { throw .badFileDescriptor }
+      guard buffer.count > 0 else { return 0 }
       // With .append the offset is not used at all (the end of file is checked instead).
       let position: FileStorage.WritePosition = file.appends ? .end
         : .at(offset < Int64(configuration.maxFileSize) ? Int(offset) : configuration.maxFileSize)
@@ -226,28 +240,24 @@ extension ErmFS {
                     from origin: FileDescriptor.SeekOrigin) throws(Errno) -> Int64 {
     let file = try openFile(descriptor)
     let inode = file.inode
-    return try file.state.withLock { (state) throws(Errno) -> Int64 in
-      guard !state.closed else { throw .badFileDescriptor }
-      let base: Int
-      switch origin.rawValue {
-      case FileDescriptor.SeekOrigin.start.rawValue: base = 0
-      case FileDescriptor.SeekOrigin.current.rawValue: base = state.offset
-      case FileDescriptor.SeekOrigin.end.rawValue where !inode.isDirectory:
-        base = inode.size.load(ordering: .relaxed)
-      case SeekWhence.data, SeekWhence.hole:
-        guard !inode.isDirectory else { throw .invalidArgument }
-        let size = Int64(inode.size.load(ordering: .relaxed))
-        guard offset >= 0, offset < size else { throw .noSuchAddressOrDevice }
-        let target = origin.rawValue == SeekWhence.data ? offset : size
-        state.offset = Int(target)
-        return target
-      default:
-        throw .invalidArgument
-      }
-      let (target, overflow) = Int64(base).addingReportingOverflow(offset)
-      guard !overflow, target >= 0 else { throw .invalidArgument }
-      state.offset = Int(target)
-      return target
+    let whence: AtomicFileOffset.Whence
+    switch origin.rawValue {
+    case FileDescriptor.SeekOrigin.start.rawValue: whence = .start
+    case FileDescriptor.SeekOrigin.current.rawValue: whence = .current
+    case FileDescriptor.SeekOrigin.end.rawValue where !inode.isDirectory:
+      whence = .end(size: Int64(inode.size.load(ordering: .relaxed)))
+    case SeekWhence.data, SeekWhence.hole:
+      guard !inode.isDirectory else { throw .invalidArgument }
+      let size = Int64(inode.size.load(ordering: .relaxed))
+      guard offset >= 0, offset < size else { throw .noSuchAddressOrDevice }
+      return try file.offset.seek(origin.rawValue == SeekWhence.data ? offset : size, from: .start)
+    default:
+      throw .invalidArgument
+    }
+    do throws(Errno) {
+      return try file.offset.seek(offset, from: whence)
+    } catch {
+      throw .invalidArgument  // negative, or past Int64.max (Linux: EINVAL for both)
     }
   }
 
@@ -264,10 +274,8 @@ extension ErmFS {
   ///   `maxFileSize`); ENOSPC; ENOMEM.
   public func ftruncate(_ descriptor: Descriptor, to size: Int64) throws(Errno) {
     guard size >= 0 else { throw .invalidArgument }
-    let file = try openFile(descriptor)
-    guard file.canWrite, file.inode.isRegular else { throw .invalidArgument }
-    try file.state.withLock { (state) throws(Errno) in
-      guard !state.closed else { throw .badFileDescriptor }
+    try withOpenFile(descriptor) { (file) throws(Errno) in
+      guard file.canWrite, file.inode.isRegular else { throw .invalidArgument }
       guard size <= Int64(configuration.maxFileSize) else { throw .fileTooLarge }
       try storage.truncate(file.inode, to: Int(size))
     }
@@ -284,11 +292,12 @@ extension ErmFS {
   ///   ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EFBIG, ENOSPC, ENOMEM.
   public func truncate(_ path: String, to size: Int64) throws(Errno) {
     guard size >= 0 else { throw .invalidArgument }
-    let inode = try resolve(path)
-    guard !inode.isDirectory else { throw .isDirectory }
-    guard inode.isRegular else { throw .invalidArgument }
-    guard size <= Int64(configuration.maxFileSize) else { throw .fileTooLarge }
-    try storage.truncate(inode, to: Int(size))
+    try withReferencedInode(path) { (inode) throws(Errno) in
+      guard !inode.isDirectory else { throw .isDirectory }
+      guard inode.isRegular else { throw .invalidArgument }
+      guard size <= Int64(configuration.maxFileSize) else { throw .fileTooLarge }
+      try storage.truncate(inode, to: Int(size))
+    }
   }
 
   /// Allocates or frees space inside an open file.
@@ -317,8 +326,9 @@ extension ErmFS {
     guard file.inode.isRegular else { throw .operationNotSupportedByDevice }
     let (end, overflow) = offset.addingReportingOverflow(length)
     guard !overflow, end <= Int64(configuration.maxFileSize) else { throw .fileTooLarge }
-    try file.state.withLock { (state) throws(Errno) in
-      guard !state.closed else { throw .badFileDescriptor }
+    try file.beginCall()
+    defer { if file.endCall() { finishClose(file) } }
+    do {
       // tmpfs marks the file modified for every mode (`file_modified`).
       if mode.contains(.punchHole) {
         try storage.punchHole(file.inode, Int(offset)..<Int(end))

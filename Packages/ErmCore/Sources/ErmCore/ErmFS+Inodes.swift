@@ -14,19 +14,18 @@ extension ErmFS {
   /// - Throws: ESTALE (unknown parent), ENOTDIR, ENOENT, ENAMETOOLONG.
   public func lookup(in parent: InodeNumber, named name: FileName) throws(Errno) -> FileStatus {
     let directory = try inodes.inode(parent.rawValue)
-    let inode = try namespace.withTree { (tree) throws(Errno) -> Inode in
-      let found = try tree.lookup(name, in: directory)
-      inodes.remember(found)
-      return found
+    while true {
+      let found = try withBackend { (backend) throws(Errno) in try backend.namespace.lookup(name, in: directory) }
+      if inodes.remember(found) { return found.status() }
+      // It died since the lookup (its last name went and nothing held it): look again.
     }
-    return inode.status()
   }
 
   /// Takes back `count` lookups (`FUSE_FORGET`); frees an unlinked file nothing else
   /// refers to.
   public func forget(_ inode: InodeNumber, count: UInt64) {
     guard let dropped = inodes.forget(inode.rawValue, count: Int(clamping: count)) else { return }
-    releaseIfUnreferenced(dropped)
+    lifetime.release(dropped)
   }
 
   /// Inodes the kernel holds lookups on, the root included (for leak tests and stats).
@@ -135,11 +134,12 @@ extension ErmFS {
     if name.isDot || name.isDotDot { throw .fileExists }
     let directory = try inodes.inode(parent.rawValue)
     let now = Timestamp.now()
-    let inode = try namespace.withTree { (tree) throws(Errno) -> Inode in
-      let made = try tree.makeNode(spec, named: name, in: directory, now: now)
-      inodes.remember(made)
-      return made
+    // Made holding a reference, so it is alive to be remembered whatever happens to its name.
+    let inode = try withBackend { (backend) throws(Errno) in
+      try backend.namespace.makeNode(spec, named: name, in: directory, now: now, hold: .reference)
     }
+    _ = inodes.remember(inode)
+    lifetime.release(inode)
     return inode.status()
   }
 
@@ -154,9 +154,13 @@ extension ErmFS {
     let target = try inodes.inode(inode.rawValue)
     let directory = try inodes.inode(parent.rawValue)
     let now = Timestamp.now()
-    try namespace.withTree { (tree) throws(Errno) in
-      try tree.link(target, named: name, in: directory, now: now)
-      inodes.remember(target)
+    // The kernel holds a lookup on `target`, so it is alive and remembering it cannot fail.
+    _ = inodes.remember(target)
+    do throws(Errno) {
+      try withBackend { (backend) throws(Errno) in try backend.namespace.link(target, named: name, in: directory, now: now) }
+    } catch {
+      forget(inode, count: 1)
+      throw error
     }
     return target.status()
   }
@@ -168,10 +172,7 @@ extension ErmFS {
     try name.validate()
     let directory = try inodes.inode(parent.rawValue)
     let now = Timestamp.now()
-    let inode = try namespace.withTree { (tree) throws(Errno) in
-      try tree.removeFile(named: name, in: directory, now: now)
-    }
-    releaseIfUnreferenced(inode)
+    try withBackend { (backend) throws(Errno) in try backend.namespace.removeFile(named: name, in: directory, now: now) }
   }
 
   /// Removes an empty directory (`FUSE_RMDIR`).
@@ -181,8 +182,8 @@ extension ErmFS {
     try name.validate()
     let directory = try inodes.inode(parent.rawValue)
     let now = Timestamp.now()
-    _ = try namespace.withTree { (tree) throws(Errno) in
-      try tree.removeDirectory(named: name, in: directory, now: now)
+    try withBackend { (backend) throws(Errno) in
+      try backend.namespace.removeDirectory(named: name, in: directory, now: now)
     }
   }
 
@@ -199,10 +200,9 @@ extension ErmFS {
     let directory = try inodes.inode(parent.rawValue)
     let newDirectory = try inodes.inode(newParent.rawValue)
     let now = Timestamp.now()
-    let replaced = try namespace.withTree { (tree) throws(Errno) in
-      try tree.rename(name, in: directory, to: newName, in: newDirectory, flags: flags, now: now)
+    try withBackend { (backend) throws(Errno) in
+      try backend.namespace.rename(name, in: directory, to: newName, in: newDirectory, flags: flags, now: now)
     }
-    if let replaced { releaseIfUnreferenced(replaced) }
   }
 
   /// A symbolic link's target (`FUSE_READLINK`).
@@ -229,10 +229,16 @@ extension ErmFS {
     let access = try Access(mode)
     let target = try inodes.inode(inode.rawValue)
     if target.isDirectory && (access.canWrite || options.contains(.truncate)) { throw .isDirectory }
-    let number = try descriptors.reserve()
-    target.openCount.add(1, ordering: .sequentiallyConsistent)
-    return try finishOpen(target, number: number, access: access,
-                          truncate: options.contains(.truncate), appends: options.contains(.append))
+    return try withBackend { (backend) throws(Errno) -> Descriptor in
+      let number = try backend.descriptors.reserve()
+      // The kernel holds a lookup on it: it is alive.
+      guard target.retainOpen() else {
+        backend.descriptors.cancel(number)
+        throw .staleNFSFileHandle
+      }
+      return try finishOpen(target, number: number, in: backend.descriptors, access: access,
+                            truncate: options.contains(.truncate), appends: options.contains(.append))
+    }
   }
 
   /// Creates and opens a regular file (`FUSE_CREATE`); one more lookup on it. An
@@ -246,31 +252,24 @@ extension ErmFS {
     try name.validate()
     let directory = try inodes.inode(parent.rawValue)
     let spec = NodeSpec(type: .regular, permissions: permissions.rawValue & 0o7777, owner: owner)
-    let number = try descriptors.reserve()
-    let opened: (inode: Inode, created: Bool)
-    do throws(Errno) {
-      let now = Timestamp.now()
-      opened = try namespace.withTree { (tree) throws(Errno) -> (inode: Inode, created: Bool) in
-        let result: (inode: Inode, created: Bool)
-        if let existing = tree.child(of: directory, named: name) {
-          if options.contains(.exclusiveCreate) { throw .fileExists }
-          if existing.isDirectory { throw .isDirectory }
-          result = (existing, false)
-        } else {
-          result = (try tree.makeNode(spec, named: name, in: directory, now: now), true)
-        }
-        result.inode.openCount.add(1, ordering: .sequentiallyConsistent)
-        inodes.remember(result.inode)
-        return result
+    let now = Timestamp.now()
+    return try withBackend { (backend) throws(Errno) -> (status: FileStatus, descriptor: Descriptor) in
+      let number = try backend.descriptors.reserve()
+      let opened: (inode: Inode, created: Bool)
+      do throws(Errno) {
+        opened = try backend.namespace.create(name, in: directory, spec: spec,
+                                              exclusive: options.contains(.exclusiveCreate), now: now)
+      } catch {
+        backend.descriptors.cancel(number)
+        throw error
       }
-    } catch {
-      descriptors.cancel(number)
-      throw error
+      // Its open reference keeps it alive: remembering it cannot fail.
+      _ = inodes.remember(opened.inode)
+      let descriptor = try finishOpen(opened.inode, number: number, in: backend.descriptors, access: access,
+                                      truncate: options.contains(.truncate) && !opened.created,
+                                      appends: options.contains(.append))
+      return (opened.inode.status(), descriptor)
     }
-    let descriptor = try finishOpen(opened.inode, number: number, access: access,
-                                    truncate: options.contains(.truncate) && !opened.created,
-                                    appends: options.contains(.append))
-    return (opened.inode.status(), descriptor)
   }
 
   /// Up to `limit` entries of a directory after `cookie` (`FUSE_READDIR`): `.` (cookie
@@ -283,21 +282,7 @@ extension ErmFS {
     let inode = try inodes.inode(directory.rawValue)
     guard inode.isDirectory else { throw .notDirectory }
     inode.touchAccessed()
-    return namespace.reading { (tree) -> [DirectoryEntry] in
-      var out: [DirectoryEntry] = []
-      if cookie < 1 && out.count < limit {
-        out.append(DirectoryEntry(fileName: ".", inode: inode.number, type: .directory, cookie: 1))
-      }
-      if cookie < 2 && out.count < limit {
-        let up = tree.parent(of: inode)
-        out.append(DirectoryEntry(fileName: "..", inode: up.number, type: .directory, cookie: 2))
-      }
-      for entry in tree.entries(of: inode, after: max(cookie, 2), limit: limit - out.count) {
-        out.append(DirectoryEntry(fileName: entry.name, inode: entry.inode.number,
-                                  type: entry.inode.type, cookie: entry.cookie))
-      }
-      return out
-    }
+    return try withBackend { $0.namespace.entries(of: inode, after: cookie, limit: limit) }
   }
 
   // MARK: Extended attributes by inode

@@ -128,7 +128,7 @@ extension ErmFS {
     let block = Footprint.pages(1)
     let total = configuration.byteQuota ?? Int(sysconf(Int32(_SC_PHYS_PAGES))) * block
     let used = accounting.storedBytes.load(ordering: .relaxed)
-    let counts = namespace.counts
+    let counts = (try? withBackend { $0.namespace.counts }) ?? (files: 0, directories: 0)
     let inodesUsed = UInt64(counts.files + counts.directories + 1)
     return FileSystemStatus(
       blockSize: block, blocks: UInt64(max(0, total) / block),

@@ -13,8 +13,7 @@ extension ErmFS {
   public func unlink(_ path: String) throws(Errno) {
     let parsed = try parse(path)
     let now = Timestamp.now()
-    let inode = try namespace.withTree { (tree) throws(Errno) in try tree.removeFile(at: parsed, now: now) }
-    releaseIfUnreferenced(inode)
+    try withBackend { (backend) throws(Errno) in try backend.namespace.removeFile(at: parsed, now: now) }
   }
 
   /// Renames a file or directory atomically: a lookup sees either the old or the new
@@ -39,10 +38,9 @@ extension ErmFS {
     let from = try parse(source)
     let to = try parse(destination)
     let now = Timestamp.now()
-    let replaced = try namespace.withTree { (tree) throws(Errno) in
-      try tree.rename(from, to: to, flags: flags, now: now)
+    try withBackend { (backend) throws(Errno) in
+      try backend.namespace.rename(from, to: to, flags: flags, now: now)
     }
-    if let replaced { releaseIfUnreferenced(replaced) }
   }
 
   /// Creates a directory.
@@ -62,7 +60,7 @@ extension ErmFS {
     let spec = NodeSpec(type: .directory, permissions: permissions.rawValue & 0o1777,
                         owner: configuration.owner)
     let now = Timestamp.now()
-    _ = try namespace.withTree { (tree) throws(Errno) in try tree.makeNode(spec, at: parsed, now: now) }
+    try withBackend { (backend) throws(Errno) in try backend.namespace.makeNode(spec, at: parsed, now: now) }
   }
 
   /// Removes an empty directory.
@@ -76,7 +74,7 @@ extension ErmFS {
   public func rmdir(_ path: String) throws(Errno) {
     let parsed = try parse(path)
     let now = Timestamp.now()
-    _ = try namespace.withTree { (tree) throws(Errno) in try tree.removeDirectory(at: parsed, now: now) }
+    try withBackend { (backend) throws(Errno) in try backend.namespace.removeDirectory(at: parsed, now: now) }
   }
 
   /// Gives an existing inode another name (a hard link).
@@ -93,7 +91,7 @@ extension ErmFS {
     let from = try parse(existing)
     let to = try parse(newPath)
     let now = Timestamp.now()
-    try namespace.withTree { (tree) throws(Errno) in try tree.link(from, to: to, now: now) }
+    try withBackend { (backend) throws(Errno) in try backend.namespace.link(from, to: to, now: now) }
   }
 
   /// Creates a symbolic link at `path` holding `target` (not checked: it may dangle).
@@ -114,7 +112,7 @@ extension ErmFS {
     let spec = NodeSpec(type: .symbolicLink, permissions: 0o777, owner: configuration.owner,
                         symbolicLinkTarget: bytes)
     let now = Timestamp.now()
-    _ = try namespace.withTree { (tree) throws(Errno) in try tree.makeNode(spec, at: parsed, now: now) }
+    try withBackend { (backend) throws(Errno) in try backend.namespace.makeNode(spec, at: parsed, now: now) }
   }
 
   /// The target a symbolic link holds.
@@ -152,7 +150,7 @@ extension ErmFS {
     let spec = NodeSpec(type: type, permissions: permissions.rawValue & 0o7777,
                         owner: configuration.owner, device: isDevice ? device : 0)
     let now = Timestamp.now()
-    _ = try namespace.withTree { (tree) throws(Errno) in try tree.makeNode(spec, at: parsed, now: now) }
+    try withBackend { (backend) throws(Errno) in try backend.namespace.makeNode(spec, at: parsed, now: now) }
   }
 
   /// Lists a directory, sorted by name bytes, without `.` and `..`; marks the directory
@@ -165,14 +163,7 @@ extension ErmFS {
   /// - Throws: ENOENT, ENOTDIR, ELOOP, EINVAL, ENAMETOOLONG.
   public func readdir(_ path: String) throws(Errno) -> [DirectoryEntry] {
     let parsed = try parse(path)
-    let entries = try namespace.withTree { (tree) throws(Errno) -> [DirectoryEntry] in
-      let directory = try tree.resolve(parsed, followLast: true)
-      guard directory.isDirectory else { throw .notDirectory }
-      directory.touchAccessed()
-      return tree.entries(of: directory, after: 0, limit: .max).map {
-        DirectoryEntry(fileName: $0.name, inode: $0.inode.number, type: $0.inode.type, cookie: $0.cookie)
-      }
-    }
+    let entries = try withBackend { (backend) throws(Errno) in try backend.namespace.listing(of: parsed) }
     return entries.sorted { $0.fileName.bytes.lexicographicallyPrecedes($1.fileName.bytes) }
   }
 }

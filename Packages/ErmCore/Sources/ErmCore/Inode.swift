@@ -1,3 +1,4 @@
+import ErmLockless
 import Synchronization
 import SystemPackage
 
@@ -7,9 +8,11 @@ import SystemPackage
 /// contents lock. A regular file's bytes sit behind `contents`, one lock per inode (see
 /// docs/decisions/core-locking.md).
 ///
-/// An inode lives while any of three counts is above zero: `linkCount` (directory entries
-/// naming it), `openCount` (open file descriptions) and `lookupCount` (references the
-/// kernel holds through FUSE). The last of them to drop frees a regular file's contents.
+/// An inode lives while anything refers to it: its names, open file descriptions, the
+/// kernel's lookups (FUSE), a call working on it. `references` counts them (one for all of
+/// its names); the release that takes it to zero frees a regular file's contents, exactly
+/// once, and nothing can take a reference after that (`retainIfNotZero`), so a lookup
+/// racing the last unlink or close never revives a freed file (InodeLifetime.swift).
 final class Inode: Sendable {
   let number: UInt64
   let type: FileType
@@ -22,13 +25,18 @@ final class Inode: Sendable {
   /// A symbolic link's target, fixed at creation (empty for other types).
   let symbolicLinkTarget: [UInt8]
 
-  /// Directory entries naming this inode (for a directory: 2 + subdirectories). Changed
-  /// under the namespace's lock.
+  /// Directory entries naming this inode (for a directory: 2 + subdirectories). Never
+  /// goes up again once it reached 0 (`addLinkIfLinked`).
   let linkCount: Atomic<Int>
-  /// Open file descriptions referring to this inode.
+  /// Open file descriptions referring to this inode; the last close of a modified file
+  /// compresses it.
   let openCount = Atomic<Int>(0)
-  /// Lookups the kernel has not forgotten (FUSE `lookup`/`forget`); 0 for library use.
+  /// Lookups the kernel has not forgotten (FUSE `lookup`/`forget`), kept by `InodeTable`;
+  /// 0 for library use.
   let lookupCount = Atomic<Int>(0)
+  /// One reference for all of the names, one per open file description, one while the
+  /// kernel holds lookups, one per call holding the inode for a moment.
+  let references: AtomicReferenceCount
 
   /// Mirrors of the contents' sizes for `stat`, updated under `contents`. For a
   /// directory `size` is tmpfs's: 40 bytes plus 20 per entry.
@@ -38,14 +46,23 @@ final class Inode: Sendable {
   let modificationTime: AtomicTimestamp
   let changeTime: AtomicTimestamp
 
+  /// The lock-free namespace's `DirectoryNode` of this directory (`Unmanaged` bits with a
+  /// +1; 0 otherwise), so a lock-free walk goes from a directory straight to its entries.
+  /// Owned by `LocklessNamespace`: set before the directory can be reached, cleared when
+  /// it is removed or the namespace goes (a switch of mode, the file system's end).
+  let directoryNodeBits = Atomic<UInt>(0)
+
   /// A regular file's bytes (unused for other types).
   let contents = Mutex(FileContentsState())
   /// Extended attributes (`user.*`, `trusted.*`, `security.*`).
   let attributes = Mutex(ExtendedAttributes())
 
+  /// - Parameter holds: references taken for the creator besides the names' one (an open
+  ///   that creates the file, a caller that must hold it until it is remembered).
   init(number: UInt64, type: FileType, permissions: UInt32, owner: Ownership,
-       device: UInt64 = 0, symbolicLinkTarget: [UInt8] = [], now: ErmFS.Timestamp) {
+       device: UInt64 = 0, symbolicLinkTarget: [UInt8] = [], now: ErmFS.Timestamp, holds: Int = 0) {
     self.number = number
+    self.references = AtomicReferenceCount(1 + holds)
     self.type = type
     self.permissionBits = Atomic(permissions & 0o7777)
     self.ownerWord = Atomic(owner.packed)
@@ -59,10 +76,43 @@ final class Inode: Sendable {
     if type == .symbolicLink { size.store(symbolicLinkTarget.count, ordering: .relaxed) }
   }
 
+  deinit {
+    let bits = directoryNodeBits.load(ordering: .acquiring)
+    if let node = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(node).release() }
+  }
+
   /// tmpfs's directory sizes (`BOGO_DIRENT_SIZE`): programs that print `ls -l` output
   /// see the same numbers as on tmpfs.
   static let emptyDirectorySize = 40
   static let directoryEntrySize = 20
+
+  // MARK: Links and references
+
+  /// One more name, unless the inode has none left (`link` to a file whose last name went
+  /// meanwhile is ENOENT, as on Linux: a link count never comes back from 0).
+  func addLinkIfLinked() -> Bool {
+    var current = linkCount.load(ordering: .sequentiallyConsistent)
+    while current > 0 {
+      let (exchanged, seen) = linkCount.compareExchange(
+        expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
+      if exchanged { return true }
+      current = seen
+    }
+    return false
+  }
+
+  /// One name fewer; true when it was the last (the caller then drops the names' reference).
+  func dropLink() -> Bool {
+    linkCount.subtract(1, ordering: .sequentiallyConsistent).newValue == 0
+  }
+
+  /// Takes an open file description's reference and counts the open; false when the
+  /// inode died since the caller found it (its name went and nothing held it).
+  func retainOpen() -> Bool {
+    guard references.retainIfNotZero() else { return false }
+    openCount.add(1, ordering: .sequentiallyConsistent)
+    return true
+  }
 
   var isDirectory: Bool { type == .directory }
   var isRegular: Bool { type == .regular }

@@ -38,29 +38,29 @@ extension DirectoryTree {
   }
 
   /// `unlink`: a last component `.`, `..` or `/` is EISDIR.
-  mutating func removeFile(at path: ParsedPath, now: ErmFS.Timestamp) throws(Errno) -> Inode {
+  mutating func removeFile(at path: ParsedPath, now: ErmFS.Timestamp) throws(Errno) {
     var walk = PathWalk()
     let (directory, last) = try walk.parent(of: path, from: root, in: self)
     guard case .name(let name) = last else { throw .isDirectory }
-    return try removeFile(named: name, in: directory, trailingSlash: path.trailingSlash, now: now)
+    try removeFile(named: name, in: directory, trailingSlash: path.trailingSlash, now: now)
   }
 
   /// `rmdir`: `..` is ENOTEMPTY, `.` EINVAL, `/` EBUSY.
-  mutating func removeDirectory(at path: ParsedPath, now: ErmFS.Timestamp) throws(Errno) -> Inode {
+  mutating func removeDirectory(at path: ParsedPath, now: ErmFS.Timestamp) throws(Errno) {
     var walk = PathWalk()
     let (directory, last) = try walk.parent(of: path, from: root, in: self)
     switch last {
     case .dotDot: throw .directoryNotEmpty
     case .dot: throw .invalidArgument
     case .root: throw .resourceBusy
-    case .name(let name): return try removeDirectory(named: name, in: directory, now: now)
+    case .name(let name): try removeDirectory(named: name, in: directory, now: now)
     }
   }
 
   /// `renameat2`: both parents are walked first; a last component that is not a name is
   /// EBUSY (EEXIST for the destination with `.noReplace`).
   mutating func rename(_ source: ParsedPath, to destination: ParsedPath, flags: ErmFS.RenameFlags,
-                       now: ErmFS.Timestamp) throws(Errno) -> Inode? {
+                       now: ErmFS.Timestamp) throws(Errno) {
     var walk = PathWalk()
     let (directory, last) = try walk.parent(of: source, from: root, in: self)
     let (newDirectory, newLast) = try walk.parent(of: destination, from: root, in: self)
@@ -68,9 +68,9 @@ extension DirectoryTree {
     guard case .name(let newName) = newLast else {
       throw flags.contains(.noReplace) ? .fileExists : .resourceBusy
     }
-    return try rename(name, in: directory, to: newName, in: newDirectory, flags: flags,
-                      sourceSlash: source.trailingSlash, destinationSlash: destination.trailingSlash,
-                      now: now)
+    try rename(name, in: directory, to: newName, in: newDirectory, flags: flags,
+               sourceSlash: source.trailingSlash, destinationSlash: destination.trailingSlash,
+               now: now)
   }
 
   /// `link`: the existing path is not followed at its end (as `link(2)`), the new one is
@@ -89,22 +89,57 @@ extension DirectoryTree {
 
   /// `open` (Linux `path_openat`: `open_last_lookups` + `do_open`): resolves, follows a
   /// final symbolic link unless `O_NOFOLLOW` (creating a missing target with `O_CREAT`),
-  /// creates, and counts the open before the tree is let go, so no unlink can free the
-  /// inode in between.
+  /// creates, and takes the open reference. A lookup racing the last unlink of what it
+  /// found (lock-free backend) fails to take the reference and walks again.
   mutating func open(_ path: ParsedPath, _ request: OpenRequest,
                      now: ErmFS.Timestamp) throws(Errno) -> (inode: Inode, created: Bool) {
+    guard let spec = request.create else { return (try openExisting(path, request), false) }
+    while true {
+      let walked = try walkForOpen(path, request)
+      switch walked.target {
+      case .existing(let inode):
+        try checkOpenable(inode, created: false, request, requiresDirectory: walked.requiresDirectory)
+        if inode.retainOpen() { return (inode, false) }
+      case .absent(let name, let directory):
+        do throws(Errno) {
+          // A new regular file passes every check below (O_CREAT with O_DIRECTORY or a
+          // trailing slash was refused before), and is made holding its open reference.
+          return (try makeNode(spec, named: name, in: directory, now: now, hold: .open), true)
+        } catch {
+          // The name appeared since the walk (lock-free backend): open it instead.
+          if error != .fileExists || request.exclusive { throw error }
+        }
+      }
+    }
+  }
+
+  /// `open` without `O_CREAT`: changes nothing in the tree (the locked backend runs it
+  /// with its lock shared).
+  func openExisting(_ path: ParsedPath, _ request: OpenRequest) throws(Errno) -> Inode {
+    while true {
+      let walked = try walkForOpen(path, request)
+      guard case .existing(let inode) = walked.target else { throw .noSuchFileOrDirectory }
+      try checkOpenable(inode, created: false, request, requiresDirectory: walked.requiresDirectory)
+      if inode.retainOpen() { return inode }
+    }
+  }
+
+  /// `open`'s walk (`open_last_lookups`): the last component's inode, following a final
+  /// symbolic link unless `O_NOFOLLOW` (a link's target may be created), or the absent
+  /// name `O_CREAT` is to create.
+  private func walkForOpen(_ path: ParsedPath, _ request: OpenRequest) throws(Errno) -> OpenWalk {
     var walk = PathWalk()
     var path = path
-    var start = root
+    var start = rootHandle
     var requiresDirectory = request.directory
-    var result: (inode: Inode, created: Bool)
-    resolving: while true {
-      let (directory, last) = try walk.parent(of: path, from: start, in: self)
+    while true {
+      let (directory, last) = try walk.parentHandle(of: path, from: start, in: self)
       let name: FileName
       switch last {
-      case .root: result = (root, false); break resolving
-      case .dot: result = (directory, false); break resolving
-      case .dotDot: result = (parent(of: directory), false); break resolving
+      case .root: return OpenWalk(target: .existing(root), requiresDirectory: requiresDirectory)
+      case .dot: return OpenWalk(target: .existing(directory.inode), requiresDirectory: requiresDirectory)
+      case .dotDot:
+        return OpenWalk(target: .existing(parentHandle(of: directory).inode), requiresDirectory: requiresDirectory)
       case .name(let named): name = named
       }
       if request.create != nil {
@@ -114,46 +149,50 @@ extension DirectoryTree {
         requiresDirectory = true
       }
       guard name.bytes.count <= FileName.maximumLength else { throw .fileNameTooLong }
-      if let existing = child(of: directory, named: name) {
+      if let existing = childHandle(of: directory, named: name) {
         if existing.isSymbolicLink {
           // O_CREAT|O_EXCL never follows: the link itself exists.
           if request.create != nil && request.exclusive { throw .fileExists }
           if !request.noFollow || path.trailingSlash {
             try walk.countLink()
-            existing.touchAccessed()
-            path = try ParsedPath(bytes: existing.symbolicLinkTarget)
+            let target = existing.with { link -> [UInt8] in
+              link.touchAccessed()
+              return link.symbolicLinkTarget
+            }
+            path = try ParsedPath(bytes: target)
             start = directory
-            continue resolving
+            continue
           }
         }
-        result = (existing, false)
-        break resolving
+        return OpenWalk(target: .existing(existing.inode), requiresDirectory: requiresDirectory)
       }
-      guard let spec = request.create else { throw .noSuchFileOrDirectory }
-      result = (try makeNode(spec, named: name, in: directory, now: now), true)
-      break resolving
+      guard request.create != nil else { throw .noSuchFileOrDirectory }
+      return OpenWalk(target: .absent(name, in: directory.inode), requiresDirectory: requiresDirectory)
     }
-    let inode = result.inode
-    if request.create != nil && !result.created {
+  }
+
+  /// `do_open`'s checks on an existing inode.
+  private func checkOpenable(_ inode: Inode, created: Bool, _ request: OpenRequest,
+                             requiresDirectory: Bool) throws(Errno) {
+    if request.create != nil && !created {
       if request.exclusive { throw .fileExists }
       if inode.isDirectory { throw .isDirectory }
     }
     if requiresDirectory && !inode.isDirectory { throw .notDirectory }
     if inode.isSymbolicLink { throw .tooManySymbolicLinkLevels }  // O_NOFOLLOW on a link
     if inode.isDirectory && request.writes { throw .isDirectory }
-    inode.openCount.add(1, ordering: .sequentiallyConsistent)
-    return result
   }
 }
 
-extension DirectoryTree {
-  /// Checks that `name` may be created in `directory` (Linux `may_create` and the
-  /// lookup before it): ENOTDIR, ENOENT for a directory already removed, ENAMETOOLONG,
-  /// EEXIST.
-  func checkCreatable(_ name: FileName, in directory: Inode) throws(Errno) {
-    guard directory.isDirectory else { throw .notDirectory }
-    guard directory.linkCount.load(ordering: .relaxed) > 0 else { throw .noSuchFileOrDirectory }
-    guard name.bytes.count <= FileName.maximumLength else { throw .fileNameTooLong }
-    if child(of: directory, named: name) != nil { throw .fileExists }
+/// Where `open`'s walk ended.
+private struct OpenWalk {
+  enum Target {
+    case existing(Inode)
+    /// The last component is absent (only with `O_CREAT`): `name` in `directory`.
+    case absent(FileName, in: Inode)
   }
+
+  var target: Target
+  /// `O_DIRECTORY`, or a trailing `/` on the path that named it.
+  var requiresDirectory: Bool
 }

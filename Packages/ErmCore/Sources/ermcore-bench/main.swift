@@ -1,6 +1,8 @@
 // ermcore-bench: what ErmCore's own design choices cost or buy, on a real corpus, with a
 // tmpfs baseline in the same run. Reports throughput and ratios (the machine is shared;
 // use only the ratios). Usage: ermcore-bench [DIR] [MAX_MIB]   (default /usr/include 64)
+// `ermcore-bench locking [SECONDS] [THREADS]` compares the locking modes instead
+// (LockingBenchmark.swift).
 //   1. write+close (compress on close) vs tmpfs write+close
 //   2. reading compressed files with 4 KiB reads (one-chunk cache) vs 128 KiB reads vs tmpfs
 //   3. write+close on distinct files from 1 thread vs 2 threads (per-inode locks)
@@ -97,6 +99,10 @@ func tmpfsRead(_ dir: String, _ files: [CorpusFile], readSize: Int) throws -> In
 }
 
 let arguments = CommandLine.arguments
+if arguments.count > 1 && arguments[1] == "locking" {
+  try runLockingBenchmark(Array(arguments.dropFirst(2)))
+  exit(0)
+}
 let root = arguments.count > 1 ? arguments[1] : "/usr/include"
 let maxMiB = arguments.count > 2 ? Int(arguments[2]) ?? 64 : 64
 let files = loadCorpus(root, maxBytes: maxMiB << 20)

@@ -116,7 +116,7 @@ struct DifferentialRun {
   let start = Date().timeIntervalSince1970
 
   init(seed: UInt64) throws {
-    erm = try ErmFS(configuration: .init(maxDescriptors: 64, chunkSize: 4096, owner: .root))
+    erm = try ErmFS(configuration: .init(maxDescriptors: 64, chunkSize: 4096, owner: .root, locking: testLocking))
     random = SplitMix64(state: seed)
   }
 

@@ -10,13 +10,25 @@ import XCTest
 /// Small chunks so tests cross chunk boundaries with little data.
 let testChunkSize = 4096
 
+/// The locking mode every suite runs in: `ERMCORE_TEST_LOCKING=locked|lockless` (the
+/// Makefile runs the package's tests once in each), else the build's default.
+let testLocking: ErmFS.Locking = {
+  switch ProcessInfo.processInfo.environment["ERMCORE_TEST_LOCKING"] {
+  case "locked": return .locked
+  case "lockless": return .lockless
+  default: return .default
+  }
+}()
+
 func makeFS(maxDescriptors: Int = 1024, byteQuota: Int? = nil, maxFileSize: Int = 1 << 40,
             chunkSize: Int = testChunkSize, allocator: PageAllocator = PageAllocator(),
             codec: any GzipCodec = ZlibCodec(),
-            compression: ErmFS.CompressionTiming = .onClose) throws -> ErmFS {
+            compression: ErmFS.CompressionTiming = .onClose,
+            locking: ErmFS.Locking = testLocking) throws -> ErmFS {
   try ErmFS(configuration: .init(maxDescriptors: maxDescriptors, byteQuota: byteQuota,
                                  maxFileSize: maxFileSize, chunkSize: chunkSize,
-                                 codec: codec, compression: compression, allocator: allocator))
+                                 codec: codec, compression: compression, allocator: allocator,
+                                 locking: locking))
 }
 
 /// Asserts that `body` throws exactly `expected`.

@@ -56,6 +56,17 @@ public func ermfs_export_memfd(_ path: UnsafePointer<CChar>?, _ flags: Int32) ->
   }
 }
 
+/// `int ermfs_set_lockless_mode(int enabled)`: ``ErmFS/setLocklessMode(_:)`` of the
+/// process-wide file system (non-zero: lock-free backends, 0: locked ones). Returns 0, or
+/// -1 with errno EBUSY (a descriptor open or a kernel lookup held) or EINVAL.
+@_cdecl("ermfs_set_lockless_mode")
+public func ermfs_set_lockless_mode(_ enabled: Int32) -> Int32 {
+  cResult { () throws(Errno) -> Int32 in
+    try ProcessFileSystem.current().setLocklessMode(enabled != 0)
+    return 0
+  }
+}
+
 /// `int ermfs_put_file(const char *path, const void *bytes, size_t count, unsigned mode)`.
 @_cdecl("ermfs_put_file")
 public func ermfs_put_file(_ path: UnsafePointer<CChar>?, _ bytes: UnsafeRawPointer?,

@@ -22,12 +22,15 @@ static int failures = 0;
 
 int main(void) {
   CHECK(ermfs_api_version() == ERMFS_API_VERSION);
+  CHECK(ermfs_set_lockless_mode(1) == 0);  // files made lock-free, exported after the switch back
   CHECK(ermfs_mkdir("/c", 0755) == 0);
   static char big[300000];
   for (size_t i = 0; i < sizeof big; i++) big[i] = (char)('a' + i % 7);
   CHECK(ermfs_put_file("/c/hello.txt", "hello from C", 12, 0644) == 0);
   CHECK(ermfs_put_file("/c/big", big, sizeof big, 0644) == 0);
 
+  CHECK(ermfs_set_lockless_mode(0) == 0);
+  CHECK(ermfs_set_lockless_mode(0) == 0);  // already locked: nothing to do
   int fd = ermfs_export_memfd("/c/hello.txt", 0);
   CHECK(fd >= 0);
   char buffer[64] = {0};

@@ -42,4 +42,25 @@ final class CAPITests: XCTestCase {
     XCTAssertEqual(ermfs_export_memfd("/missing", -1), -1)
     XCTAssertEqual(errno, EINVAL)
   }
+
+  func testCLocklessSwitchReachesTheInstalledFileSystemAndIsEBUSYWhileOpen() throws {
+    let fs = try makeFS()
+    try put(fs, "/kept", Array("kept".utf8))
+    ProcessFileSystem.install(fs)
+    defer { ProcessFileSystem.install(nil) }
+    let wanted: ErmFS.Locking = fs.locking == .locked ? .lockless : .locked
+    XCTAssertEqual(ermfs_set_lockless_mode(wanted == .lockless ? 1 : 0), 0)
+    XCTAssertEqual(fs.locking, wanted)
+    let held = try fs.open("/kept", .readOnly)
+    errno = 0
+    XCTAssertEqual(ermfs_set_lockless_mode(wanted == .lockless ? 0 : 1), -1)
+    XCTAssertEqual(errno, EBUSY)
+    XCTAssertEqual(fs.locking, wanted)
+    try fs.close(held)
+    let raw = ermfs_export_memfd("/kept", 0)
+    XCTAssertGreaterThanOrEqual(raw, 0)
+    let fd = FileDescriptor(rawValue: raw)
+    defer { try? fd.close() }
+    XCTAssertEqual(try readAll(fd), Array("kept".utf8))
+  }
 }

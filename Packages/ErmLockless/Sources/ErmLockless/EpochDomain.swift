@@ -66,12 +66,31 @@ public final class EpochDomain: Sendable {
 
   /// Runs `body` with the calling thread pinned: objects read from structures of this
   /// domain inside `body` are not freed before `body` returns.
-  @inline(__always)
+  ///
+  /// Inlinable so that callers in other modules get it specialised for their own result
+  /// and error types (otherwise each call looks up generic type metadata at run time); the
+  /// pinning itself stays behind two plain calls.
+  @inlinable @inline(__always)
   public func withPinnedThread<Result, Failure: Error>(
     _ body: () throws(Failure) -> Result
   ) throws(Failure) -> Result {
-    let outcome = withParticipant { _ in Swift.Result { () throws(Failure) -> Result in try body() } }
-    return try outcome.get()
+    let record = pinCallingThread()
+    defer { unpinCallingThread(record) }
+    return try body()
+  }
+
+  /// Pins the calling thread; returns its record (unretained) for `unpinCallingThread`.
+  @usableFromInline
+  func pinCallingThread() -> UnsafeMutableRawPointer {
+    let record = participant()
+    record._withUnsafeGuaranteedRef { pin($0) }
+    return record.toOpaque()
+  }
+
+  /// Ends a pin `pinCallingThread` took.
+  @usableFromInline
+  func unpinCallingThread(_ record: UnsafeMutableRawPointer) {
+    Unmanaged<EpochParticipant>.fromOpaque(record)._withUnsafeGuaranteedRef { unpin($0) }
   }
 
   /// Runs `body` pinned, handing it this thread's record (its `index` picks counter

@@ -395,6 +395,13 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
       }
 
       // The key's slot in `table`: update its value.
+      // A copy lands only where the key never had a value in this table. Once it has had
+      // one (even if it was removed since, or frozen by a copy of this table), the slot
+      // being copied was copied already and what is here is newer: following the key into
+      // a newer table would copy it a second time, reviving a removed key.
+      if expected == .neverSet && valueWord != SlotWord.empty && valueWord != SlotWord.frozenNeverSet {
+        return valueWord
+      }
       if newValue == valueWord { return valueWord }
       if next == nil
         && ((valueWord == SlotWord.empty && isFull(table, reprobes: reprobes)) || SlotWord.isFrozen(valueWord))
@@ -425,6 +432,7 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
         }
         if SlotWord.isValue(newValue) { Self.release(newValue) }
         valueWord = seen
+        if expected == .neverSet && valueWord != SlotWord.frozenNeverSet { return valueWord }  // see above
         if SlotWord.isFrozen(valueWord) {
           table = copySlotAndCheck(table, index, helpAfterwards: expected != .neverSet, participant)
           continue probing
@@ -467,7 +475,7 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
   }
 
   /// Freezes slot `index` of `old` and copies its value into `new`.
-  /// - Returns: true if this call is the one that made the slot's copy complete (each
+  /// - Returns: true if this call is the one that marked the slot's copy complete (each
   ///   slot is counted exactly once, which is what allows promotion).
   private func copySlot(_ index: Int, from old: ProbeTable, to new: ProbeTable,
                         _ participant: EpochParticipant) -> Bool {
@@ -480,10 +488,11 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     // Freeze the value so it cannot change here any more.
     var valueWord = old.valueWord(index)
     while !SlotWord.isFrozen(valueWord) {
-      let frozen = SlotWord.isValue(valueWord) ? valueWord | SlotWord.frozenBit : SlotWord.frozenTombstone
+      let frozen = SlotWord.isValue(valueWord) ? valueWord | SlotWord.frozenBit
+        : valueWord == SlotWord.empty ? SlotWord.frozenNeverSet : SlotWord.frozenTombstone
       let (exchanged, seen) = old.casValue(index, valueWord, frozen)
       if exchanged {
-        if frozen == SlotWord.frozenTombstone { return true }  // nothing to copy: done
+        if !SlotWord.isValue(valueWord) { return true }  // nothing to copy: done
         valueWord = frozen
         break
       }
@@ -492,15 +501,18 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     if valueWord & SlotWord.copiedBit != 0 { return false }  // someone finished it
     // Copy, only into a slot that never had a value: anything there is newer.
     let boxed = Self.boxedKey(keyWord)
-    let copied = putIfMatch(boxed.key, hash: boxed.hash, keyBox: keyWord, newValue: SlotWord.pointer(valueWord),
-                            expected: .neverSet, start: new, participant) == SlotWord.empty
-    // Mark done so other helpers skip it (the old slot keeps its reference until freed).
+    _ = putIfMatch(boxed.key, hash: boxed.hash, keyBox: keyWord, newValue: SlotWord.pointer(valueWord),
+                   expected: .neverSet, start: new, participant)
+    // The value is in the new table now (this call's or a helper's copy, or something
+    // newer). Mark the slot done so other helpers skip it (the old slot keeps its reference
+    // until freed); the one call whose mark lands counts it, so each slot counts once
+    // however many helpers copied it.
     while valueWord & SlotWord.copiedBit == 0 {
       let (exchanged, seen) = old.casValue(index, valueWord, valueWord | SlotWord.copiedBit)
-      if exchanged { break }
+      if exchanged { return true }
       valueWord = seen
     }
-    return copied
+    return false
   }
 
   /// Adds `slots` confirmed copies to `old`; when all are done and `old` is the top

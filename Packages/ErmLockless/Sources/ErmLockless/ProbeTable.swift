@@ -19,8 +19,11 @@ enum SlotWord {
   static let frozenBit: UInt = 1
   static let copiedBit: UInt = 2
   static let tagMask: UInt = 7
-  /// Frozen and done with nothing inside: a removed or never-set value after a copy.
+  /// Frozen and done with nothing inside: a removed value after a copy.
   static let frozenTombstone: UInt = 7
+  /// Frozen and done with nothing inside, and never given a value in this table: a copy
+  /// into this table that has not landed yet follows the key into the next table.
+  static let frozenNeverSet: UInt = 3
 
   @inline(__always) static func isFrozen(_ word: UInt) -> Bool { word & frozenBit != 0 }
   @inline(__always) static func pointer(_ word: UInt) -> UInt { word & ~tagMask }

@@ -4,6 +4,35 @@ import XCTest
 @testable import ErmLockless
 
 final class HashMapRaceTests: XCTestCase {
+  /// Each thread inserts a key of its own, looks it up and removes it, over and over, on
+  /// one small map (unique keys: tombstones force a copy every few dozen operations, and
+  /// with more threads than cores copiers are preempted mid-copy). Every remove finds its
+  /// own value, no removed key comes back, and each slot of a copied table is counted
+  /// once. A late copier of a slot used to follow the key into a newer table after the
+  /// key had been copied, removed and dropped by a second copy there, and copy it again:
+  /// the removed key came back and the table's copy count passed its capacity (a
+  /// precondition failure in `recordCopied`).
+  func testUniqueKeyChurnThroughNestedCopiesNeverRevivesAKey() {
+    let domain = EpochDomain()
+    let map = LockFreeHashMap<Int, TrackedValue>(minimumCapacity: 8, domain: domain)
+    let counter = InstanceCounter()
+    let failures = FailureCount()
+    let cycles = scaled(60_000)
+    runThreads(12) { thread in
+      for cycle in 0..<cycles {
+        let key = thread << 32 | cycle
+        let value = TrackedValue(key: key, counter: counter)
+        if map.insertIfAbsent(value, forKey: key) != nil { failures.record() }
+        if map.get(key) !== value { failures.record() }
+        if !map.remove(key, ifIdenticalTo: value) { failures.record() }
+      }
+    }
+    XCTAssertEqual(failures.value, 0)
+    XCTAssertEqual(map.count, 0)
+    XCTAssertEqual(map.snapshot().count, 0, "a removed key came back")
+    XCTAssertGreaterThan(map.statistics.completedCopies, 0)
+  }
+
   /// Many threads insert and remove the same few keys while others look them up: a
   /// lookup returns nil or an intact value of that key, never a freed or torn one.
   func testFewKeysManyThreadsLookupsSeeOnlyIntactValues() {

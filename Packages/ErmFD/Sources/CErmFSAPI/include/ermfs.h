@@ -24,6 +24,11 @@ extern "C" {
 /// forbidden by vm.memfd_noexec).
 int ermfs_export_memfd(const char *path, int flags);
 
+/// Switches the process-wide ErmFS between its lock-free (`enabled` non-zero) and locked
+/// namespace and descriptor table; the tree is kept. Returns 0, or -1 with errno set:
+/// EBUSY (a descriptor of that ErmFS is open, or a FUSE kernel lookup is held), EINVAL.
+int ermfs_set_lockless_mode(int enabled);
+
 /// Creates or replaces the regular file `path` (its directory must exist) holding
 /// `count` bytes from `bytes`, with permission bits `mode`. Returns 0, or -1 with errno
 /// set (ENOENT, ENOTDIR, EISDIR, EINVAL, ENOSPC).
