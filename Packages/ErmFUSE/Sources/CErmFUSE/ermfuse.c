@@ -8,6 +8,7 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -982,29 +984,45 @@ int ermfuse_dirbuf_add(ermfuse_dirbuf *b, const char *bytes, size_t name_length,
 
 // MARK: Process helpers
 
-static void termination_set(sigset_t *set) {
-  sigemptyset(set);
-  sigaddset(set, SIGINT);
-  sigaddset(set, SIGTERM);
-  sigaddset(set, SIGHUP);
+static int termination_pipe[2] = {-1, -1};
+
+static void termination_handler(int signal) {
+  int saved = errno;
+  unsigned char byte = (unsigned char)signal;
+  ssize_t ignored = write(termination_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved;
 }
 
-int ermfuse_block_termination_signals(void) {
-  sigset_t set;
-  termination_set(&set);
-  return pthread_sigmask(SIG_BLOCK, &set, NULL);
+int ermfuse_termination_signals_install(void) {
+  if (termination_pipe[0] < 0 && pipe2(termination_pipe, O_CLOEXEC) != 0) return errno;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = termination_handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  int signals[] = {SIGINT, SIGTERM, SIGHUP};
+  for (size_t i = 0; i < 3; i++) {
+    if (sigaction(signals[i], &sa, NULL) != 0) return errno;
+  }
+  return 0;
 }
 
 int ermfuse_wait_termination_signal(void) {
-  sigset_t set;
-  termination_set(&set);
-  int signal = 0;
-  while (sigwait(&set, &signal) != 0) {
+  unsigned char byte = 0;
+  for (;;) {
+    ssize_t n = read(termination_pipe[0], &byte, 1);
+    if (n == 1) return byte;
+    if (n < 0 && errno == EINTR) continue;
+    return 0;
   }
-  return signal;
 }
 
-int ermfuse_raise_process_signal(int signal) { return kill(getpid(), signal) == 0 ? 0 : errno; }
+void ermfuse_post_termination(int signal) { termination_handler(signal); }
+
+ssize_t ermfuse_getxattr(const char *path, const char *name, void *buffer, size_t size) {
+  return getxattr(path, name, buffer, size);
+}
 
 int ermfuse_unmount_lazy(const char *mountpoint) {
   if (geteuid() == 0) return umount2(mountpoint, MNT_DETACH) == 0 ? 0 : errno;

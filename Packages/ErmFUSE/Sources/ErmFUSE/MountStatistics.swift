@@ -1,5 +1,6 @@
 import CErmFUSE
 import ErmCore
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -104,6 +105,23 @@ public struct MountStatistics: Sendable, Hashable {
     writebackCache = writeback != 0
   }
 
+  /// Reads a running mount's statistics from its root (`getxattr`).
+  ///
+  /// - Parameter mountPoint: the mount point.
+  /// - Throws: ENOTCONN (the daemon is gone), ENODATA or EOPNOTSUPP (not an ERMFS
+  ///   mount), EBADMSG (unreadable text), or what getxattr reports (ENOENT, EACCES...).
+  public static func read(from mountPoint: String) throws(Errno) -> MountStatistics {
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    let n = buffer.withUnsafeMutableBytes {
+      ermfuse_getxattr(mountPoint, "user.ermfs.stats", $0.baseAddress, $0.count)
+    }
+    guard n >= 0 else { throw Errno(rawValue: errno) }
+    guard let stats = MountStatistics(text: String(decoding: buffer[0..<n], as: UTF8.self)) else {
+      throw .badMessage
+    }
+    return stats
+  }
+
   /// The attribute's text.
   public var text: String {
     var lines = [
@@ -126,7 +144,7 @@ public struct MountStatistics: Sendable, Hashable {
     guard fd >= 0 else { return 0 }
     defer { close(fd) }
     var buffer = [UInt8](repeating: 0, count: 128)
-    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
     guard n > 0 else { return 0 }
     let fields = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }

@@ -257,18 +257,21 @@ size_t ermfuse_dirbuf_capacity_hint(const ermfuse_dirbuf *buffer);
 
 // MARK: Process helpers (mount commands)
 
-/// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread (and in threads it creates
-/// later), so that only ermfuse_wait_termination_signal receives them.
-/// Returns 0 or an errno.
-int ermfuse_block_termination_signals(void);
+/// Installs handlers for SIGINT, SIGTERM and SIGHUP that write the signal's number into
+/// a pipe (the self-pipe trick: whichever thread the kernel picks, the handler only does
+/// an async-signal-safe write). Returns 0 or an errno.
+int ermfuse_termination_signals_install(void);
 
-/// `sigwait` for SIGINT, SIGTERM or SIGHUP (blocked first with the function above).
-/// Returns the signal number.
+/// Waits until a termination signal arrived (or ermfuse_post_termination was called) and
+/// returns its number.
 int ermfuse_wait_termination_signal(void);
 
-/// Sends `signal` to the process itself (`kill(getpid(), ...)`), e.g. to wake the thread
-/// waiting in ermfuse_wait_termination_signal.
-int ermfuse_raise_process_signal(int signal);
+/// Wakes ermfuse_wait_termination_signal as if `signal` had arrived.
+void ermfuse_post_termination(int signal);
+
+/// `getxattr(path, name, buffer, size)`: the value's length, or -1 with errno set
+/// (Swift's Glibc module lacks sys/xattr.h).
+ssize_t ermfuse_getxattr(const char *path, const char *name, void *buffer, size_t size);
 
 /// Lazy unmount of a FUSE mount whose daemon may be gone: umount2(MNT_DETACH) as root,
 /// otherwise `fusermount3 -u -z`. Returns 0 or an errno (EINVAL: not a mount point,
