@@ -109,37 +109,38 @@ struct MountCommand: ParsableCommand {
         try startDaemon(for: mountPoint)
     }
 
-    /// Spawns this program with --daemon-child and waits for its "ready" or error line.
+    /// Starts this program again with --daemon-child in a new session and waits for its
+    /// "ready <pid>" or "error: ..." line (its output pipe closes after either).
     private func startDaemon(for mountPoint: String) throws {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        child.arguments = Array(CommandLine.arguments.dropFirst()) + ["--daemon-child"]
-        let report = Pipe()
-        child.standardOutput = report
-        child.standardError = report
-        child.standardInput = FileHandle.nullDevice
-        try child.run()
-        try? report.fileHandleForWriting.close()
-        let lines = String(decoding: report.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let program = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let arguments = [program] + Array(CommandLine.arguments.dropFirst()) + ["--daemon-child"]
+        let child: (pid: pid_t, report: FileDescriptor)
+        do throws(Errno) {
+            child = try MountDaemon.spawn(program, arguments: arguments)
+        } catch {
+            throw ToolError("cannot start the mount daemon: \(error)")
+        }
+        let handle = FileHandle(fileDescriptor: child.report.rawValue, closeOnDealloc: true)
+        let lines = String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
             .split(separator: "\n").map(String.init)
         if let ready = lines.last(where: { $0.hasPrefix("ready ") }) {
             for line in lines where !line.hasPrefix("ready ") { FileHandle.standardError.write(Data("\(line)\n".utf8)) }
             print("ERMFS mounted on \(mountPoint) (daemon pid \(ready.dropFirst(6)); `ermfs-tool unmount \(mountPoint)` to end it)")
             return
         }
-        child.waitUntilExit()
+        var status: Int32 = 0
+        waitpid(child.pid, &status, 0)
         let message = lines.last(where: { $0.hasPrefix("error: ") }).map { String($0.dropFirst(7)) }
-            ?? lines.last ?? "the daemon exited with status \(child.terminationStatus) before the mount was ready"
-        for line in lines.dropLast() where !line.hasPrefix("error: ") {
+            ?? "the daemon exited (status \(status)) before the mount was ready"
+        for line in lines where !line.hasPrefix("error: ") {
             FileHandle.standardError.write(Data("\(line)\n".utf8))
         }
         throw ToolError(message)
     }
 
-    /// The daemon: its own session, `/` as working directory, "ready <pid>" or "error: ..."
+    /// The daemon (already in its own session): `/` as working directory, "ready <pid>" or "error: ..."
     /// on the pipe, then standard output and error go to /dev/null.
     private func runDaemonChild() -> Never {
-        setsid()
         do {
             // Paths first: the daemon then leaves the caller's working directory.
             let mountPoint = try checkedMountPoint(directory)
@@ -180,12 +181,19 @@ struct MountCommand: ParsableCommand {
                 throw ToolError("\(socket): \(error)\(error == .addressInUse ? " (remove the stale socket first)" : "")")
             }
         }
-        if let server { Thread.detachNewThread { server.run() } }
+        // The server's run() removes the socket file when it returns: wait for that.
+        let serverDone = DispatchSemaphore(value: 0)
+        if let server { Thread.detachNewThread { server.run(); serverDone.signal() } }
         Thread.detachNewThread {
             let signal = TerminationSignals.wait()
             if signal != 0 { session.stop() }
         }
-        defer { server?.stop() }
+        defer {
+            if let server {
+                server.stop()
+                serverDone.wait()
+            }
+        }
         do throws(Errno) {
             try session.run(onReady: onReady)
         } catch {
@@ -232,8 +240,8 @@ struct UnmountCommand: ParsableCommand {
             return
         }
         let deadline = Date().addingTimeInterval(wait)
-        while kill(daemon, 0) == 0 && Date() < deadline { usleep(20_000) }
-        if kill(daemon, 0) == 0 {
+        while processRuns(daemon) && Date() < deadline { usleep(20_000) }
+        if processRuns(daemon) {
             print("unmounted \(mountPoint); daemon \(daemon) exits once the last open file there is closed")
         } else {
             print("unmounted \(mountPoint)")
@@ -281,6 +289,16 @@ struct StatsCommand: ParsableCommand {
 
 // MARK: Shared checks
 
+/// Whether `pid` is a live process: a zombie (exited, its new parent has not reaped it,
+/// as happens under a minimal init) counts as gone.
+func processRuns(_ pid: Int32) -> Bool {
+    guard kill(pid, 0) == 0 else { return false }
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return true }
+    let state = stat[stat.index(after: close)...].split(separator: " ").first
+    return state != "Z" && state != "X"
+}
+
 /// One unbuffered line on standard output (the daemon's readiness pipe).
 func reportLine(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
@@ -321,7 +339,9 @@ func canonicalPath(_ path: String) -> String {
 func checkedMountPoint(_ directory: String) throws -> String {
     let path = canonicalPath(directory)
     if let entry = MountTable.entry(at: path) {
-        if entry.type.hasPrefix("fuse"), access(path, F_OK) != 0, errno == ENOTCONN {
+        // statvfs always reaches the daemon (stat may be answered from the kernel's cache).
+        var info = statvfs()
+        if entry.type.hasPrefix("fuse"), statvfs(path, &info) != 0, errno == ENOTCONN {
             throw ToolError("\(directory) is a dead FUSE mount (Transport endpoint is not connected): run `ermfs-tool unmount \(directory)` first")
         }
         throw ToolError("\(directory) is already a mount point (\(entry.type))")

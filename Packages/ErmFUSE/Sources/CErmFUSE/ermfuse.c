@@ -1020,6 +1020,26 @@ int ermfuse_wait_termination_signal(void) {
 
 void ermfuse_post_termination(int signal) { termination_handler(signal); }
 
+int ermfuse_spawn_in_new_session(const char *path, char *const argv[], int output_fd, pid_t *pid) {
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_t actions;
+  int error = posix_spawnattr_init(&attr);
+  if (error) return error;
+  error = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  if (!error) error = posix_spawn_file_actions_init(&actions);
+  if (error) {
+    posix_spawnattr_destroy(&attr);
+    return error;
+  }
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+  posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+  error = posix_spawn(pid, path, &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  return error;
+}
+
 ssize_t ermfuse_getxattr(const char *path, const char *name, void *buffer, size_t size) {
   return getxattr(path, name, buffer, size);
 }

@@ -269,6 +269,12 @@ int ermfuse_wait_termination_signal(void);
 /// Wakes ermfuse_wait_termination_signal as if `signal` had arrived.
 void ermfuse_post_termination(int signal);
 
+/// `posix_spawn` of `path` with `argv` (NULL-terminated) in a new session
+/// (POSIX_SPAWN_SETSID: no controlling terminal, not killed with the caller's process
+/// group), standard input from /dev/null, standard output and error into `output_fd`.
+/// Returns 0 and the child's pid, or an errno.
+int ermfuse_spawn_in_new_session(const char *path, char *const argv[], int output_fd, pid_t *pid);
+
 /// `getxattr(path, name, buffer, size)`: the value's length, or -1 with errno set
 /// (Swift's Glibc module lacks sys/xattr.h).
 ssize_t ermfuse_getxattr(const char *path, const char *name, void *buffer, size_t size);
