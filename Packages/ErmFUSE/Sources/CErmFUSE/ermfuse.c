@@ -8,6 +8,7 @@
 #include <fuse3/fuse_lowlevel.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +60,7 @@ struct ermfuse_session {
   int invalidator_stopping;
   uint64_t *invalid;
   size_t invalid_count, invalid_capacity;
+  size_t heap_peak;  // housekeeping thread only
   _Atomic uint64_t counts[OP_LIMIT];
 };
 
@@ -783,11 +785,36 @@ static void *loop_thread_main(void *arg) {
   return NULL;
 }
 
+/// How far the heap in use may fall below its peak before the housekeeping thread gives
+/// the freed memory back (malloc_trim): glibc's arenas keep freed memory otherwise, so
+/// after many files were deleted the daemon would stay at its peak.
+#define TRIM_AFTER_FREED_BYTES ((size_t)8 << 20)
+
+static void trim_heap_after_frees(ermfuse_session *s) {
+  size_t in_use = mallinfo2().uordblks;
+  if (in_use > s->heap_peak) s->heap_peak = in_use;
+  if (s->heap_peak - in_use > TRIM_AFTER_FREED_BYTES) {
+    malloc_trim(0);
+    s->heap_peak = in_use;
+  }
+}
+
+// The housekeeping thread: sends queued invalidations, and after each quiet second gives
+// freed heap memory back to the kernel.
 static void *invalidator_main(void *arg) {
   ermfuse_session *s = arg;
   pthread_mutex_lock(&s->lock);
   for (;;) {
-    while (s->invalid_count == 0 && !s->invalidator_stopping) pthread_cond_wait(&s->loop_changed, &s->lock);
+    while (s->invalid_count == 0 && !s->invalidator_stopping) {
+      struct timespec until;
+      clock_gettime(CLOCK_REALTIME, &until);
+      until.tv_sec += 1;
+      if (pthread_cond_timedwait(&s->loop_changed, &s->lock, &until) == ETIMEDOUT) {
+        pthread_mutex_unlock(&s->lock);
+        trim_heap_after_frees(s);
+        pthread_mutex_lock(&s->lock);
+      }
+    }
     if (s->invalid_count == 0) break;
     uint64_t ino = s->invalid[--s->invalid_count];
     pthread_mutex_unlock(&s->lock);
@@ -1039,6 +1066,13 @@ int ermfuse_spawn_in_new_session(const char *path, char *const argv[], int outpu
   posix_spawnattr_destroy(&attr);
   return error;
 }
+
+size_t ermfuse_heap_in_use(void) {
+  struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;
+}
+
+int ermfuse_heap_trim(void) { return malloc_trim(0); }
 
 ssize_t ermfuse_getxattr(const char *path, const char *name, void *buffer, size_t size) {
   return getxattr(path, name, buffer, size);

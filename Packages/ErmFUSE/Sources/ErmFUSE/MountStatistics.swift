@@ -33,6 +33,8 @@ public struct MountStatistics: Sendable, Hashable {
   public var allocatorRegions: Int
   /// The daemon's resident set (`/proc/self/statm`), in bytes.
   public var residentBytes: Int
+  /// The daemon's malloc heap: bytes handed out and not freed (`mallinfo2`).
+  public var heapInUseBytes: Int
   /// Requests received per FUSE operation name (`lookup`, `read`, ...).
   public var requests: [String: UInt64]
   /// Agreed in FUSE_INIT.
@@ -58,6 +60,7 @@ public struct MountStatistics: Sendable, Hashable {
     allocatorReservedBytes = s.allocator.bytesReserved
     allocatorRegions = s.allocator.regions
     residentBytes = MountStatistics.residentBytes()
+    heapInUseBytes = ermfuse_heap_in_use()
     var named: [String: UInt64] = [:]
     for (opcode, count) in requests { named[MountStatistics.opcodeNames[opcode] ?? "op\(opcode)"] = count }
     self.requests = named
@@ -86,6 +89,7 @@ public struct MountStatistics: Sendable, Hashable {
           let remembered = int("remembered_inodes"), let writers = int("inodes_open_for_writing"),
           let live = int("allocator_live_bytes"), let reserved = int("allocator_reserved_bytes"),
           let regions = int("allocator_regions"), let rss = int("daemon_rss_bytes"),
+          let heapInUse = int("heap_in_use_bytes"),
           let maxWrite = int("max_write"), let writeback = int("writeback_cache") else { return nil }
     processID = Int32(pid)
     self.files = files
@@ -100,6 +104,7 @@ public struct MountStatistics: Sendable, Hashable {
     allocatorReservedBytes = reserved
     allocatorRegions = regions
     residentBytes = rss
+    heapInUseBytes = heapInUse
     self.requests = requests
     self.maxWrite = maxWrite
     writebackCache = writeback != 0
@@ -132,6 +137,7 @@ public struct MountStatistics: Sendable, Hashable {
       "inodes_open_for_writing \(inodesOpenForWriting)",
       "allocator_live_bytes \(allocatorLiveBytes)", "allocator_reserved_bytes \(allocatorReservedBytes)",
       "allocator_regions \(allocatorRegions)", "daemon_rss_bytes \(residentBytes)",
+      "heap_in_use_bytes \(heapInUseBytes)",
       "max_write \(maxWrite)", "writeback_cache \(writebackCache ? 1 : 0)",
     ]
     for name in requests.keys.sorted() { lines.append("requests.\(name) \(requests[name]!)") }

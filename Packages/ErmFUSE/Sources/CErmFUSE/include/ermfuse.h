@@ -204,7 +204,9 @@ ermfuse_session *ermfuse_session_create(const char *const *options, int count,
 int ermfuse_session_mount(ermfuse_session *session, const char *mountpoint);
 
 /// Starts serving: a thread runs `fuse_session_loop_mt` with the configured workers,
-/// and a second one sends the queued cache invalidations. Returns 0 or an errno.
+/// and a housekeeping thread sends the queued cache invalidations and, after a quiet
+/// second, gives freed heap memory back (`malloc_trim`) once the heap in use fell 8 MiB
+/// below its peak. Returns 0 or an errno.
 int ermfuse_session_start(ermfuse_session *session);
 
 /// Waits until FUSE_INIT has been answered by the `initialized` handler (0), the loop
@@ -274,6 +276,13 @@ void ermfuse_post_termination(int signal);
 /// group), standard input from /dev/null, standard output and error into `output_fd`.
 /// Returns 0 and the child's pid, or an errno.
 int ermfuse_spawn_in_new_session(const char *path, char *const argv[], int output_fd, pid_t *pid);
+
+/// Bytes malloc has handed out and not got back (`mallinfo2().uordblks + hblkhd`), for
+/// the daemon's statistics.
+size_t ermfuse_heap_in_use(void);
+
+/// `malloc_trim(0)`: gives free heap pages back to the kernel. Returns 1 if some were.
+int ermfuse_heap_trim(void);
 
 /// `getxattr(path, name, buffer, size)`: the value's length, or -1 with errno set
 /// (Swift's Glibc module lacks sys/xattr.h).
