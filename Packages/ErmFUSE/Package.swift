@@ -25,10 +25,12 @@ let package = Package(
         .product(name: "SystemPackage", package: "swift-system"),
       ]
     ),
+    // Linux calls only the tests make (copy_file_range, renameat2, setfsuid, mincore).
+    .target(name: "CErmFUSETestSupport", path: "Tests/CErmFUSETestSupport"),
     .testTarget(
       name: "ErmFUSETests",
       dependencies: [
-        "ErmFUSE", "CErmFUSE",
+        "ErmFUSE", "CErmFUSE", "CErmFUSETestSupport",
         .product(name: "ErmCore", package: "ErmCore"),
         .product(name: "SystemPackage", package: "swift-system"),
       ]
