@@ -44,6 +44,9 @@ struct MountCommand: ParsableCommand {
     @Option(help: "Most bytes of memory the file contents may hold (suffixes K, M, G); default: no limit.")
     var size: String?
 
+    @Option(help: "KiB per compressed chunk: what a read of a compressed file decompresses at least.")
+    var chunkKib: Int = 128
+
     @Flag(help: "Serve in this process instead of a background daemon.")
     var foreground = false
 
@@ -62,8 +65,8 @@ struct MountCommand: ParsableCommand {
     var attrTimeout: Double = MountOptions().attributeTimeout
     @Option(help: "Seconds the kernel remembers missing names (0: never).")
     var negativeTimeout: Double = MountOptions().negativeTimeout
-    @Flag(help: "Turn the kernel's writeback cache off (writes go through one by one).")
-    var noWritebackCache = false
+    @Flag(help: "Turn the kernel's writeback cache on (writes reach ERMFS in pages; the kernel keeps mtime).")
+    var writebackCache = false
     @Flag(help: "Drop a file's cached pages whenever it is opened.")
     var noKeepCache = false
     @Flag(help: "Keep a file's cached pages after ERMFS compressed it on its last close.")
@@ -84,6 +87,9 @@ struct MountCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...9).contains(level) else { throw ValidationError("--level must be 1...9") }
+        guard ChunkedGzip.supportedChunkSizes.contains(chunkKib * 1024) else {
+            throw ValidationError("--chunk-kib must be 1...\(ChunkedGzip.supportedChunkSizes.upperBound >> 10)")
+        }
         if let size { guard parseByteCount(size) != nil else { throw ValidationError("--size: not a byte count: \(size)") } }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard ["names", "plus", "auto"].contains(readdir) else { throw ValidationError("--readdir: names, plus or auto") }
@@ -92,7 +98,7 @@ struct MountCommand: ParsableCommand {
     var mountOptions: MountOptions {
         MountOptions(
             entryTimeout: entryTimeout, attributeTimeout: attrTimeout, negativeTimeout: negativeTimeout,
-            writebackCache: !noWritebackCache, keepCache: !noKeepCache,
+            writebackCache: writebackCache, keepCache: !noKeepCache,
             dropCacheOnCompress: !keepCacheAfterCompress, splice: splice, maxWrite: maxWrite,
             maxBackground: maxBackground, readAheadKiB: readAheadKib > 0 ? readAheadKib : nil,
             directoryListing: readdir == "names" ? .names : readdir == "plus" ? .namesAndAttributes : .adaptive,
@@ -165,7 +171,7 @@ struct MountCommand: ParsableCommand {
         try TerminationSignals.install()
         let quota = size.flatMap(parseByteCount)
         let fs = try ErmFS(configuration: ErmFS.Configuration(
-            maxDescriptors: 1 << 24, byteQuota: quota,
+            maxDescriptors: 1 << 24, byteQuota: quota, chunkSize: chunkKib * 1024,
             compressionLevel: CompressionLevel(rawValue: Int32(level))!, owner: .root))
         let session: FUSESession
         do throws(Errno) {
@@ -278,6 +284,7 @@ struct StatsCommand: ParsableCommand {
             ("chunk caches", formatBytes(stats.cacheBytes)),
             ("allocator", "\(formatBytes(stats.allocatorLiveBytes)) live, \(formatBytes(stats.allocatorReservedBytes)) reserved, \(stats.allocatorRegions) regions"),
             ("daemon memory (RSS)", "\(stats.residentBytes) (\(formatBytes(stats.residentBytes)))"),
+            ("daemon private memory", "\(stats.anonymousBytes) (\(formatBytes(stats.anonymousBytes)); RSS without code and libraries)"),
             ("open files", "\(stats.openDescriptors)"),
             ("kernel-held inodes", "\(stats.rememberedInodes)"),
             ("daemon pid", "\(stats.processID)"),

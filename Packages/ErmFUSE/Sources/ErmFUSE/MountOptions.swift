@@ -1,5 +1,11 @@
 import CErmFUSE
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// How a mount talks to the kernel: caching, request sizes, threads and `-o` options.
 /// The defaults are the ones measured best in docs/decisions/fuse-caching.md and
 /// fuse-threading.md.
@@ -20,7 +26,9 @@ public struct MountOptions: Sendable, Hashable {
   public var attributeTimeout: Double
   /// Seconds the kernel may remember that a name does not exist (0: never).
   public var negativeTimeout: Double
-  /// `FUSE_CAP_WRITEBACK_CACHE`: writes land in the page cache and reach ErmFS in pages.
+  /// `FUSE_CAP_WRITEBACK_CACHE`: writes land in the page cache and reach ErmFS in pages,
+  /// and the kernel keeps mtime and size itself. Off by default (measured no faster here,
+  /// and it makes one POSIX difference: see docs/decisions/fuse-caching.md).
   public var writebackCache: Bool
   /// `FOPEN_KEEP_CACHE`: opening an unchanged file keeps its cached pages.
   public var keepCache: Bool
@@ -49,12 +57,17 @@ public struct MountOptions: Sendable, Hashable {
   /// More `-o` options for libfuse and the kernel (e.g. `"max_read=131072"`).
   public var extraOptions: [String]
 
+  /// One worker per online core, at least 2 (docs/decisions/fuse-threading.md).
+  public static var defaultThreads: Int {
+    max(2, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+  }
+
   /// - Parameters: see the properties; the defaults are the measured choices.
   public init(entryTimeout: Double = 86_400, attributeTimeout: Double = 86_400,
-              negativeTimeout: Double = 86_400, writebackCache: Bool = true, keepCache: Bool = true,
+              negativeTimeout: Double = 86_400, writebackCache: Bool = false, keepCache: Bool = true,
               dropCacheOnCompress: Bool = true, splice: Bool = false, maxWrite: UInt32 = 0,
               maxReadahead: UInt32 = 0, maxBackground: UInt32 = 0, readAheadKiB: Int? = 1024,
-              directoryListing: DirectoryListing = .adaptive, threads: Int = 2,
+              directoryListing: DirectoryListing = .adaptive, threads: Int = MountOptions.defaultThreads,
               cloneFD: Bool = false, allowOther: Bool = false, extraOptions: [String] = []) {
     self.entryTimeout = entryTimeout
     self.attributeTimeout = attributeTimeout

@@ -33,6 +33,9 @@ public struct MountStatistics: Sendable, Hashable {
   public var allocatorRegions: Int
   /// The daemon's resident set (`/proc/self/statm`), in bytes.
   public var residentBytes: Int
+  /// The daemon's private memory (`RssAnon` of /proc/self/status): file contents, heap
+  /// and stacks, without the program's code and libraries (`RssFile`, shared).
+  public var anonymousBytes: Int
   /// The daemon's malloc heap: bytes handed out and not freed (`mallinfo2`).
   public var heapInUseBytes: Int
   /// Requests received per FUSE operation name (`lookup`, `read`, ...).
@@ -61,6 +64,7 @@ public struct MountStatistics: Sendable, Hashable {
     allocatorRegions = s.allocator.regions
     residentBytes = MountStatistics.residentBytes()
     heapInUseBytes = ermfuse_heap_in_use()
+    anonymousBytes = MountStatistics.statusField("RssAnon:")
     var named: [String: UInt64] = [:]
     for (opcode, count) in requests { named[MountStatistics.opcodeNames[opcode] ?? "op\(opcode)"] = count }
     self.requests = named
@@ -89,7 +93,7 @@ public struct MountStatistics: Sendable, Hashable {
           let remembered = int("remembered_inodes"), let writers = int("inodes_open_for_writing"),
           let live = int("allocator_live_bytes"), let reserved = int("allocator_reserved_bytes"),
           let regions = int("allocator_regions"), let rss = int("daemon_rss_bytes"),
-          let heapInUse = int("heap_in_use_bytes"),
+          let heapInUse = int("heap_in_use_bytes"), let anonymous = int("daemon_anon_bytes"),
           let maxWrite = int("max_write"), let writeback = int("writeback_cache") else { return nil }
     processID = Int32(pid)
     self.files = files
@@ -105,6 +109,7 @@ public struct MountStatistics: Sendable, Hashable {
     allocatorRegions = regions
     residentBytes = rss
     heapInUseBytes = heapInUse
+    anonymousBytes = anonymous
     self.requests = requests
     self.maxWrite = maxWrite
     writebackCache = writeback != 0
@@ -137,7 +142,7 @@ public struct MountStatistics: Sendable, Hashable {
       "inodes_open_for_writing \(inodesOpenForWriting)",
       "allocator_live_bytes \(allocatorLiveBytes)", "allocator_reserved_bytes \(allocatorReservedBytes)",
       "allocator_regions \(allocatorRegions)", "daemon_rss_bytes \(residentBytes)",
-      "heap_in_use_bytes \(heapInUseBytes)",
+      "daemon_anon_bytes \(anonymousBytes)", "heap_in_use_bytes \(heapInUseBytes)",
       "max_write \(maxWrite)", "writeback_cache \(writebackCache ? 1 : 0)",
     ]
     for name in requests.keys.sorted() { lines.append("requests.\(name) \(requests[name]!)") }
@@ -155,6 +160,16 @@ public struct MountStatistics: Sendable, Hashable {
     let fields = String(decoding: buffer[0..<n], as: UTF8.self).split(separator: " ")
     guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+  }
+
+  /// A `kB` line of /proc/self/status, in bytes (0 when missing).
+  static func statusField(_ key: String) -> Int {
+    guard let text = MountTable.readWholeFile("/proc/self/status") else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix(key) {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      if fields.count >= 2, let kib = Int(fields[1]) { return kib * 1024 }
+    }
+    return 0
   }
 
   /// FUSE opcodes (linux/fuse.h) by name.
