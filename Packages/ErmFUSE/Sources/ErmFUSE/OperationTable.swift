@@ -48,7 +48,6 @@ enum OperationTable {
     ops.write = { context, _, fh, buffer, size, offset in
       OperationTable.adapter(context).write(fh, buffer!, size, offset)
     }
-    ops.flush = { context, _, fh in OperationTable.adapter(context).flush(fh) }
     ops.release = { context, inode, fh in OperationTable.adapter(context).release(inode, fh) }
     ops.fsync = { context, _, fh, _ in OperationTable.adapter(context).fsync(fh) }
     ops.opendir = { context, inode, _, fh in OperationTable.adapter(context).opendir(inode, &fh!.pointee) }

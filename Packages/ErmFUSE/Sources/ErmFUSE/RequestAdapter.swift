@@ -221,9 +221,6 @@ final class RequestAdapter: Sendable {
     } catch { return -Int(error.rawValue) }
   }
 
-  /// FUSE_FLUSH (each close(2)): nothing to do, the data are already in ErmFS.
-  func flush(_ fh: UInt64) -> Int32 { 0 }
-
   /// FUSE_RELEASE: ErmCore's close, which compresses a modified file on its last close.
   /// The last writer's release then drops the kernel's cached pages (asynchronously, on
   /// the shim's invalidation thread), so the file's memory is its compressed copy.

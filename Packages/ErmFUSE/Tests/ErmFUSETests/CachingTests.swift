@@ -70,4 +70,32 @@ final class CachingTests: XCTestCase {
     XCTAssertEqual(readFile(path), text)
     XCTAssertEqual(mounted.session.statistics.requests["read"] ?? 0, reads, "a reopened unchanged file was read again")
   }
+
+  func testWritebackCacheModeWritesReachErmFSAndCompress() throws {
+    let mounted = try Mounted(options: MountOptions(writebackCache: true))
+    defer { mounted.close() }
+    XCTAssertTrue(mounted.session.statistics.writebackCache, "the kernel did not agree to the writeback cache")
+    let path = mounted.path("wb")
+    // Write-only opens must still let the kernel read pages (partial page writes).
+    let fd = open(path, O_WRONLY | O_CREAT, 0o644)
+    XCTAssertEqual(text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }, text.count)
+    XCTAssertEqual(text.withUnsafeBytes { pwrite(fd, $0.baseAddress! + 3, 5, 1001) }, 5)
+    XCTAssertEqual(close(fd), 0)
+    var expected = text
+    expected.replaceSubrange(1001..<1006, with: text[3..<8])
+    XCTAssertTrue(eventually { isCompressed(mounted, "/wb") })
+    let stored = try mounted.fs.withContents(ofPath: "/wb") { (contents) throws(Errno) -> [UInt8] in
+      try contents.bytes(0..<contents.logicalSize)
+    }
+    XCTAssertEqual(stored, expected)
+    XCTAssertEqual(readFile(path), expected)
+  }
+
+  func testOneWorkerThreadServesEverything() throws {
+    let mounted = try Mounted(options: MountOptions(threads: 1))
+    defer { mounted.close() }
+    for i in 0..<50 { writeFile(mounted.path("f\(i)"), Array(text[0..<(i * 100)])) }
+    for i in 0..<50 { XCTAssertEqual(readFile(mounted.path("f\(i)")), Array(text[0..<(i * 100)])) }
+    XCTAssertEqual(mounted.fs.statistics.files, 50)
+  }
 }

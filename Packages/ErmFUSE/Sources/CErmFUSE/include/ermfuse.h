@@ -157,7 +157,6 @@ typedef struct ermfuse_operations {
   /// FUSE_WRITE: the count written, or a negative errno.
   ssize_t (*write)(void *context, uint64_t ino, uint64_t fh, const void *buffer, size_t size,
                    int64_t offset);
-  int (*flush)(void *context, uint64_t ino, uint64_t fh);
   int (*release)(void *context, uint64_t ino, uint64_t fh);
   int (*fsync)(void *context, uint64_t ino, uint64_t fh, int datasync);
   int (*opendir)(void *context, uint64_t ino, int32_t flags, uint64_t *fh);
