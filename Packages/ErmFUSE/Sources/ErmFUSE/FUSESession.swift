@@ -30,7 +30,6 @@ public final class FUSESession: Sendable {
 
   private struct State {
     var ran = false
-    var ended = false
   }
 
   /// Creates the session and mounts it (`fuse_session_new`, `fuse_session_mount`).
@@ -71,8 +70,9 @@ public final class FUSESession: Sendable {
     ermfuse_session_destroy(handle.pointer)
   }
 
-  /// Serves requests on `options.threads` worker threads until `stop()` or an unmount,
-  /// then unmounts (lazily: processes still inside see ENOTCONN). `onReady` runs once
+  /// Serves requests on `options.threads` worker threads (`fuse_session_loop_mt`) until
+  /// `stop()` or an unmount, then unmounts (lazily: processes still inside see ENOTCONN,
+  /// as with libfuse's own unmount at exit). `onReady` runs once
   /// FUSE_INIT is done and the readahead window is set: the mount answers from then on.
   /// Call it once.
   ///
@@ -99,11 +99,14 @@ public final class FUSESession: Sendable {
       error = ermfuse_session_join(handle.pointer)
     }
     ermfuse_session_unmount(handle.pointer)
-    state.withLock { $0.ended = true }
     if error != 0 { throw Errno(rawValue: error) }
   }
 
   /// Ends `run` from any thread (requests in flight finish first); `run` then unmounts.
+  /// Calling it again, or before `run`, is harmless.
+  ///
+  /// The corresponding C functions are `fuse_session_exit` and `pthread_kill` (SIGUSR2 to
+  /// the loop thread, repeated until the loop has returned).
   public func stop() {
     ermfuse_session_stop(handle.pointer)
   }
