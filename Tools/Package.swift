@@ -16,6 +16,7 @@ let package = Package(
         .package(path: "../Packages/ErmCompress"),
         .package(path: "../Packages/ErmFD", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
         .package(path: "../Packages/ArenaBPF"),
+        .package(path: "../Packages/ErmFUSE"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
     ],
@@ -27,6 +28,7 @@ let package = Package(
                 .product(name: "ErmCompress", package: "ErmCompress"),
                 .product(name: "ErmFD", package: "ErmFD"),
                 .product(name: "ArenaBPF", package: "ArenaBPF"),
+                .product(name: "ErmFUSE", package: "ErmFUSE"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

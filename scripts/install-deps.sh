@@ -17,6 +17,15 @@ PACKAGES=(
   liburing-dev    # ErmIOUring: io_uring over liburing (C shim)
   strace          # ErmIOUring benchmark: syscall counts per case (strace -c)
   time            # ErmAlloc benchmark: /usr/bin/time -v peak RSS, CPU time, page faults
+  fuse3           # ErmFUSE: fusermount3 (unmount as non-root, lazy unmount of a dead daemon)
+  libfuse3-dev    # ErmFUSE: libfuse3 low-level API (C shim)
+  fio             # ErmFUSE tests and benchmark: verify=crc32c jobs on the mount
+  attr            # ErmFUSE tests: setfattr/getfattr through the mount
+  sqlite3         # ErmFUSE tests: a database living in the mount
+  python3         # ErmFUSE tests: POSIX conformance script, mmap and sqlite checks
+  e2fsprogs       # ErmFUSE benchmark: mkfs.ext4 on a zram device (the baseline)
+  git             # ErmFUSE tests: init, commit and fsck inside the mount
+  gcc             # ErmFUSE tests: compile and run a C program inside the mount
 )
 
 missing=()

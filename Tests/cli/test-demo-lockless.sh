@@ -10,5 +10,5 @@ head -c 300000 /dev/urandom > "$dir/c/random"
 for i in $(seq 1 50); do printf 'file %d\n' "$i" > "$dir/a/f$i"; done
 out=$("$tool" demo --lockless --tmpfs none "$dir" 2>/dev/null)
 echo "$out" | tail -n 3
-echo "$out" | grep -q '^locking: lockless$'
-echo "$out" | grep -Eq 'verified 52/52 files byte for byte'
+grep -q '^locking: lockless$' <<< "$out"
+grep -Eq 'verified 52/52 files byte for byte' <<< "$out"

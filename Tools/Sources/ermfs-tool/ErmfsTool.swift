@@ -7,7 +7,7 @@ struct ErmfsTool: AsyncParsableCommand {
         abstract: "ERMFS: a RAM-native, compress-on-close file system.",
         subcommands: [
             DemoCommand.self, ExportCommand.self, ExecCommand.self, ServeCommand.self, GetCommand.self,
-            ArenaCommand.self, WatchCommand.self,
+            ArenaCommand.self, WatchCommand.self, MountCommand.self, UnmountCommand.self, StatsCommand.self,
         ]
     )
 }
