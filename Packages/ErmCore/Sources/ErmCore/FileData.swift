@@ -68,6 +68,21 @@ final class StoredBytes: @unchecked Sendable {
   }
 }
 
+/// A compressed file's bytes as readers see them without the contents lock: replaced as a
+/// whole (`FileStorage.publish`) whenever the file's form changes, never changed.
+final class CompressedView: Sendable {
+  let stored: StoredBytes
+  let index: ChunkIndex
+  /// `FileContentsState.generation` when these bytes were installed (chunk caches).
+  let generation: UInt64
+
+  init(stored: StoredBytes, index: ChunkIndex, generation: UInt64) {
+    self.stored = stored
+    self.index = index
+    self.generation = generation
+  }
+}
+
 /// Where a regular file's bytes are.
 enum FileData {
   /// No bytes at all (a new or truncated-to-zero file holds no memory).

@@ -1,5 +1,7 @@
 import ErmAlloc
 import ErmCompress
+import ErmLockless
+import Synchronization
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -34,10 +36,24 @@ struct FileStorage: Sendable {
 
   /// Copies up to `destination.count` bytes at `offset` (clipped at the end of file);
   /// returns the count. Plain bytes are copied under the contents lock; compressed ones
-  /// are decompressed outside it, only the chunks the range touches, partial chunks
-  /// through `cache`, so readers of one compressed file do not serialise.
+  /// are decompressed without taking it (through the inode's `CompressedView`), only the
+  /// chunks the range touches, partial chunks through `cache`, so readers of one
+  /// compressed file neither serialise nor wait for each other.
   func read(_ inode: Inode, at offset: Int, into destination: UnsafeMutableRawBufferPointer,
             cache: inout ChunkCache) throws(Errno) -> Int {
+    // A compressed file is read without the contents lock (both locking modes): its
+    // stored bytes never change, the view is replaced as a whole.
+    if let view = compressedView(of: inode) {
+      let size = view.index.logicalSize
+      guard offset < size, destination.count > 0 else { return 0 }
+      let range = offset..<(offset + min(destination.count, size - offset))
+      let target = UnsafeMutableRawBufferPointer(rebasing: destination[0..<range.count])
+      try view.stored.withUnsafeBytes { (bytes) throws(Errno) in
+        try readThroughCache(range, stored: bytes, index: view.index, generation: view.generation,
+                             cache: &cache, into: target)
+      }
+      return range.count
+    }
     let plan = inode.contents.withLock { state -> ReadPlan in
       let size = state.logicalCount
       guard offset < size, destination.count > 0 else { return .copied(0) }
@@ -607,9 +623,45 @@ struct FileStorage: Sendable {
     publish(state, inode: inode)
   }
 
+  /// Mirrors a change of the contents where readers look without the lock: the sizes
+  /// for `stat`, and the compressed view for `read`. Under the contents lock.
   func publish(_ state: FileContentsState, inode: Inode) {
     inode.size.store(state.logicalCount, ordering: .relaxed)
     inode.storedSize.store(state.footprint, ordering: .relaxed)
+    let current = inode.compressedViewBits.load(ordering: .relaxed)
+    var fresh: CompressedView? = nil
+    if case .compressed(let stored, let index) = state.data {
+      if current != 0 {
+        let view = Unmanaged<CompressedView>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).takeUnretainedValue()
+        if view.stored === stored && view.generation == state.generation { return }
+      }
+      fresh = CompressedView(stored: stored, index: index, generation: state.generation)
+    } else if current == 0 {
+      return
+    }
+    let bits = fresh.map { UInt(bitPattern: Unmanaged.passRetained($0).toOpaque()) } ?? 0
+    inode.compressedViewBits.store(bits, ordering: .releasing)
+    guard current != 0 else { return }
+    // A reader that loaded the old view before the store may not have retained it yet:
+    // wait out the readers pinned now (each is pinned for a load and a retain), then let
+    // go. Readers never take the contents lock, so waiting under it cannot deadlock; it
+    // happens when a compressed file is written to, truncated or freed, each of which
+    // costs a decompression or a free of the whole file anyway.
+    FileStorage.viewReaders.synchronize()
+    Unmanaged<CompressedView>.fromOpaque(UnsafeRawPointer(bitPattern: current)!).release()
+  }
+
+  /// Readers of compressed views pin themselves here, only while they load and retain one.
+  static let viewReaders = EpochDomain()
+
+  /// The compressed bytes a read may decompress without the contents lock: nil unless the
+  /// file is compressed now. Lock-free: a pinned load and a retain.
+  func compressedView(of inode: Inode) -> CompressedView? {
+    FileStorage.viewReaders.withPinnedThread { () -> CompressedView? in
+      let bits = inode.compressedViewBits.load(ordering: .acquiring)
+      guard bits != 0 else { return nil }
+      return Unmanaged<CompressedView>.fromOpaque(UnsafeRawPointer(bitPattern: bits)!).takeUnretainedValue()
+    }
   }
 }
 

@@ -54,6 +54,10 @@ final class Inode: Sendable {
 
   /// A regular file's bytes (unused for other types).
   let contents = Mutex(FileContentsState())
+  /// While the bytes are compressed: the `CompressedView` readers decompress without the
+  /// contents lock (`Unmanaged` bits with a +1; 0 otherwise). Written under `contents`
+  /// by `FileStorage.publish`, read by `FileStorage.compressedView(of:)`.
+  let compressedViewBits = Atomic<UInt>(0)
   /// Extended attributes (`user.*`, `trusted.*`, `security.*`).
   let attributes = Mutex(ExtendedAttributes())
 
@@ -77,6 +81,9 @@ final class Inode: Sendable {
   }
 
   deinit {
+    let view = compressedViewBits.load(ordering: .acquiring)
+    // Nothing can reach a dying inode, so no reader can be loading the view.
+    if view != 0 { Unmanaged<CompressedView>.fromOpaque(UnsafeRawPointer(bitPattern: view)!).release() }
     let bits = directoryNodeBits.load(ordering: .acquiring)
     if let node = UnsafeRawPointer(bitPattern: bits) { Unmanaged<AnyObject>.fromOpaque(node).release() }
   }

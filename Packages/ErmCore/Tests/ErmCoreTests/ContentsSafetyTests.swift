@@ -192,6 +192,111 @@ final class ContentsSafetyTests: XCTestCase {
     done.wait()
   }
 
+  /// A read of a compressed file takes no lock: it completes while another thread holds
+  /// the file's contents lock (a writer, a last close, a snapshot would).
+  func testAReadOfACompressedFileTakesNoContentsLock() throws {
+    let fs = try makeFS()
+    let data = text(5 * testChunkSize + 123)
+    try fs.put("/a", data)
+    XCTAssertTrue(try fs.isCompressed("/a"))
+    let fd = try fs.open("/a", .readOnly)
+    let inode = try fs.resolve("/a")
+    let locked = DispatchSemaphore(value: 0), read = DispatchSemaphore(value: 0)
+    let holder = Thread {
+      inode.contents.withLock { _ in
+        locked.signal()
+        _ = read.wait(timeout: .now() + 20)  // without the fix the reader waits for this
+      }
+    }
+    holder.start()
+    locked.wait()
+    let reader = DispatchQueue.global()
+    let results = Mutex<[[UInt8]]>([])
+    let finished = DispatchSemaphore(value: 0)
+    reader.async {
+      let small = (try? fs.pread(fd, upToCount: 100, at: Int64(testChunkSize + 7))) ?? []
+      let big = (try? fs.pread(fd, upToCount: 4 * testChunkSize, at: 50)) ?? []
+      results.withLock { $0 = [small, big] }
+      finished.signal()
+    }
+    let inTime = finished.wait(timeout: .now() + 10) == .success
+    read.signal()
+    if !inTime { finished.wait() }
+    XCTAssertTrue(inTime, "a read of a compressed file waited for the contents lock")
+    let got = results.withLock { $0 }
+    XCTAssertEqual(got[0], Array(data[(testChunkSize + 7)..<(testChunkSize + 107)]))
+    XCTAssertEqual(got[1], Array(data[50..<(50 + 4 * testChunkSize)]))
+    try fs.close(fd)
+  }
+
+  /// Readers of a compressed file while it is rewritten and compressed again and again:
+  /// every read sees one version whole (each version fills the file with one byte value),
+  /// never bytes of a view that was let go; all memory comes back at the end.
+  func testReadersRacingRewritesSeeWholeVersions() throws {
+    let allocator = PageAllocator()
+    let fs = try makeFS(allocator: allocator)
+    let size = 3 * testChunkSize
+    let baseline = allocator.statistics.bytesLive
+    try fs.put("/a", [UInt8](repeating: 1, count: size))
+    let rounds = scaled(150)
+    let latest = Atomic<Int>(1)
+    let stop = Atomic<Bool>(false)
+    let failures = Mutex<[String]>([])
+    runThreads(3) { thread in
+      if thread == 0 {
+        defer { stop.store(true, ordering: .releasing) }
+        for round in 2...(rounds + 1) {
+          do throws(Errno) {
+            let value = UInt8(truncatingIfNeeded: round % 250 + 1)
+            let fd = try fs.open("/a", .writeOnly)
+            if round % 3 == 0 {
+              _ = try fs.pwrite(fd, bytes: [UInt8](repeating: value, count: size), at: 0)
+            } else {
+              // A partial rewrite chunk by chunk: readers may see a mix of chunks.
+              for chunk in 0..<3 {
+                _ = try fs.pwrite(fd, bytes: [UInt8](repeating: value, count: testChunkSize),
+                                  at: Int64(chunk * testChunkSize))
+              }
+            }
+            try fs.close(fd)  // compressed again: a new view
+            latest.store(round, ordering: .releasing)
+          } catch {
+            failures.withLock { $0.append("writer: \(error)") }
+            return
+          }
+        }
+        return
+      }
+      var seed = UInt64(thread)
+      while !stop.load(ordering: .acquiring) {
+        do throws(Errno) {
+          let fd = try fs.open("/a", .readOnly)
+          defer { try? fs.close(fd) }
+          for _ in 0..<20 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let chunk = Int(seed >> 33) % 3
+            let offset = chunk * testChunkSize + Int(seed >> 40) % (testChunkSize - 512)
+            let bytes = try fs.pread(fd, upToCount: 512, at: Int64(offset))
+            guard bytes.count == 512, let first = bytes.first, first != 0,
+                  bytes.allSatisfy({ $0 == first }) else {
+              failures.withLock { $0.append("torn or empty read at \(offset): \(Set(bytes).sorted().prefix(4))") }
+              return
+            }
+          }
+        } catch {
+          failures.withLock { $0.append("reader: \(error)") }
+          return
+        }
+      }
+    }
+    XCTAssertEqual(failures.withLock { $0 }, [])
+    XCTAssertEqual(latest.load(ordering: .acquiring), rounds + 1)
+    let value = UInt8(truncatingIfNeeded: (rounds + 1) % 250 + 1)
+    XCTAssertEqual(try fs.get("/a"), [UInt8](repeating: value, count: size))
+    try fs.unlink("/a")
+    XCTAssertEqual(allocator.statistics.bytesLive, baseline, "a view or its stored bytes stayed alive")
+  }
+
   // MARK: Memory the chunk caches hold
 
   func testChunkCachesAreCountedAndGivenBackOnClose() throws {
