@@ -16,7 +16,7 @@ let package = Package(
         .package(path: "../Packages/ErmCompress"),
         .package(path: "../Packages/ErmFD", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
         .package(path: "../Packages/ArenaBPF"),
-        .package(path: "../Packages/ErmFUSE"),
+        .package(path: "../Packages/ErmFUSE", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
     ],

@@ -6,8 +6,12 @@ let package = Package(
   products: [
     .library(name: "ErmFUSE", targets: ["ErmFUSE"]),
   ],
+  traits: [
+    // Forwarded to ErmCore: its lock-free backends become the default.
+    .trait(name: "Lockless", description: "ErmCore's lock-free backends by default (ERMFS_LOCKLESS)."),
+  ],
   dependencies: [
-    .package(path: "../ErmCore"),
+    .package(path: "../ErmCore", traits: [.trait(name: "Lockless", condition: .when(traits: ["Lockless"]))]),
     .package(url: "https://github.com/apple/swift-system", from: "1.8.0"),
   ],
   targets: [
