@@ -29,7 +29,10 @@ check_error "not ERMFS" "$tool" unmount "$scratch/tmpfs"
 umount "$scratch/tmpfs"
 check_error "not a mount point" "$tool" unmount "$m"
 check_error "/dev/fuse is missing" unshare --mount bash -c "mount -t tmpfs none /dev && exec '$tool' mount '$m'"
-check_error "needs fusermount3" setpriv --reuid=65534 --regid=65534 --clear-groups env PATH=/nonexistent "$tool" mount "$m"
+# (A copy of the tool in the world-readable scratch directory: the build tree may be in a
+# directory other users cannot enter, e.g. a clone made with mktemp -d.)
+cp "$tool" "$scratch/ermfs-tool-copy"
+check_error "needs fusermount3" setpriv --reuid=65534 --regid=65534 --clear-groups env PATH=/nonexistent "$scratch/ermfs-tool-copy" mount "$m"
 check_error "level for isal must be 0...3" "$tool" mount --level 4 "$m"
 check_error "codec must be" "$tool" mount --codec lz4 "$m"
 check_error "unknown option" "$tool" mount "$m" -o no_such_option

@@ -48,8 +48,16 @@ struct DirectoryEntries: Sendable {
       removedPositions += 1
     }
     if removedPositions > 32 && removedPositions > positions.count / 2 {
-      positions.removeAll { $0.name == nil }
+      // A new array, not removeAll(where:): that keeps the old capacity.
+      positions = positions.filter { $0.name != nil }
       removedPositions = 0
+    }
+    if byName.capacity > 64 && byName.count * 8 < byName.capacity {
+      // Dictionaries keep their capacity when emptied: a directory that held 100k
+      // entries once would keep ~5 MiB of buckets for a handful.
+      var fresh = [FileName: Entry](minimumCapacity: byName.count)
+      for (key, value) in byName { fresh[key] = value }
+      byName = fresh
     }
     return entry.inode
   }

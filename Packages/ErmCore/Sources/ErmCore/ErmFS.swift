@@ -88,6 +88,16 @@ public final class ErmFS: Sendable {
     storage.background?.waitUntilIdle()
   }
 
+  /// Frees what the lock-free structures retired and no thread can still see: removed
+  /// names and descriptions, the old tables of hash maps that grew or shrank. It is freed
+  /// anyway as threads keep working; a server calls this when it goes idle so that
+  /// memory comes back then too (ErmFUSE: after each quiet second). Waits for calls in
+  /// progress on other threads to finish (an epoch grace period); must not be called
+  /// from inside a call on this file system.
+  public func reclaimRetiredMemory() {
+    domain.synchronize()
+  }
+
   // MARK: Backend
 
   /// Runs `body` with the current backend, pinned in `domain` so a switch of locking mode

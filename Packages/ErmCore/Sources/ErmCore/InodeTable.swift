@@ -73,6 +73,7 @@ final class InodeTable: Sendable {
                                               ordering: .sequentiallyConsistent).exchanged else { continue }
       _ = table.remove(number, ifIdenticalTo: inode)
       inode.lookupCount.store(0, ordering: .sequentiallyConsistent)
+      table.shrinkIfSparse()  // 100k files looked up once must not keep 100k slots
       return inode
     }
   }
@@ -87,4 +88,7 @@ final class InodeTable: Sendable {
 
   /// Inodes the kernel holds lookups on (the root included).
   var count: Int { table.count }
+
+  /// Slots of the table (tests: it shrinks again after many forgets).
+  var capacity: Int { table.capacity }
 }

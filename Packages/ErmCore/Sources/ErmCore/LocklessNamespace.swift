@@ -60,6 +60,7 @@ final class LocklessNamespace: TreeNamespace {
   /// (it is retired, freed after the grace period).
   fileprivate func unpublishNode(of directory: Inode) {
     nodes.remove(directory.number)
+    nodes.shrinkIfSparse()
     let bits = directory.directoryNodeBits.exchange(0, ordering: .acquiringAndReleasing)
     guard let raw = UnsafeRawPointer(bitPattern: bits) else { return }
     let node = Unmanaged<DirectoryNode>.fromOpaque(raw)
@@ -267,6 +268,7 @@ struct LocklessTree: DirectoryTree {
       case .live:
         _ = node.links.remove(name, ifIdenticalTo: link)
         node.uncountEntry()
+        node.links.shrinkIfSparse()  // a directory that held many entries once
         return true
       case .moving:
         link.waitWhileMoving()  // a rename of this very entry: see where it went

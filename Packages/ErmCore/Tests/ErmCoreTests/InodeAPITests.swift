@@ -20,6 +20,44 @@ final class InodeAPITests: XCTestCase {
     assertErrno(.staleNFSFileHandle) { () throws(Errno) in try fs.status(of: .init(rawValue: status.inode)) }
   }
 
+  /// The kernel looks up many files once and forgets them: the inode table gives its
+  /// slots back (it kept room for all of them: 8 MiB per 100k files in the daemon), and
+  /// a directory that held many entries gives its buckets back when they go.
+  func testTablesShrinkAfterManyLookupsAndRemovals() throws {
+    let fs = try makeFS()
+    let directory = try fs.makeDirectory(in: .root, named: "d", permissions: [.ownerReadWriteExecute], owner: me)
+    let parent = ErmFS.InodeNumber(rawValue: directory.inode)
+    let files = 5_000
+    for i in 0..<files {
+      let made = try fs.makeNode(in: parent, named: FileName("f\(i)"), type: .regular,
+                                 permissions: [.ownerReadWrite], owner: me)
+      fs.forget(.init(rawValue: made.inode), count: 1)
+      _ = try fs.lookup(in: parent, named: FileName("f\(i)"))
+    }
+    XCTAssertEqual(fs.inodes.count, files + 2)
+    XCTAssertGreaterThanOrEqual(fs.inodes.capacity, 8_192)
+    for i in 0..<files {
+      let status = try fs.lookup(in: parent, named: FileName("f\(i)"))
+      fs.forget(.init(rawValue: status.inode), count: 2)
+      if i >= 10 { try fs.unlink(in: parent, named: FileName("f\(i)")) }
+    }
+    XCTAssertEqual(fs.inodes.count, 2)  // the root and the directory
+    XCTAssertLessThanOrEqual(fs.inodes.capacity, 1024)
+    XCTAssertEqual(try fs.readdir("/d").count, 10)
+  }
+
+  /// A directory's entry table gives its buckets back once most entries are gone (a
+  /// Dictionary keeps its capacity when emptied), and listing still works.
+  func testDirectoryEntriesShrinkAfterMassRemoval() {
+    var entries = DirectoryEntries()
+    let inode = Inode(number: 99, type: .regular, permissions: 0o644, owner: me, now: .now())
+    for i in 0..<5_000 { entries.insert(inode, named: FileName("f\(i)")) }
+    XCTAssertGreaterThanOrEqual(entries.byName.capacity, 5_000)
+    for i in 10..<5_000 { XCTAssertNotNil(entries.remove(FileName("f\(i)"))) }
+    XCTAssertLessThanOrEqual(entries.byName.capacity, 64)
+    XCTAssertEqual(entries.list(after: 0, limit: 100).map(\.name), (0..<10).map { FileName("f\($0)") })
+  }
+
   func testLookupErrors() throws {
     let fs = try makeFS()
     try fs.put("/f", [1])

@@ -807,6 +807,7 @@ static void *invalidator_main(void *arg) {
       until.tv_sec += 1;
       if (pthread_cond_timedwait(&s->loop_changed, &s->lock, &until) == ETIMEDOUT) {
         pthread_mutex_unlock(&s->lock);
+        if (s->ops.quiet) s->ops.quiet(s->context);  // frees retired memory: trim after it
         trim_heap_after_frees(s);
         pthread_mutex_lock(&s->lock);
       }

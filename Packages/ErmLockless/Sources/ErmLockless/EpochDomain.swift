@@ -211,11 +211,25 @@ public final class EpochDomain: Sendable {
     participant()._withUnsafeGuaranteedRef { retire(object, free: free, participant: $0) }
   }
 
+  /// `retire(_:free:)`, then seals the calling thread's bag at once: for big objects (a
+  /// hash map's old table can be megabytes), which must not wait in a thread-local bag
+  /// until that thread retires 63 more things. Any thread's next `collect` or
+  /// `synchronize` after the grace period frees it.
+  func retireSealed(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void) {
+    participant()._withUnsafeGuaranteedRef { participant in
+      retire(object, free: free, participant: participant)
+      seal(participant)
+    }
+  }
+
   private func retire(_ object: UnsafeMutableRawPointer, free: @convention(c) (UnsafeMutableRawPointer) -> Void,
                       participant: EpochParticipant) {
+    participant.lockLocal()  // uncontended unless `synchronize` is sealing this bag
     participant.local.append(RetiredObject(object: object, free: free))
     participant.localCount.store(participant.local.count, ordering: .relaxed)
-    if participant.local.count >= Self.bagCapacity { seal(participant) }
+    let full = participant.local.count >= Self.bagCapacity
+    participant.unlockLocal()
+    if full { seal(participant) }
     participant.retiresSinceCollect += 1
     // Collect unpinned: a thread pinned at an older epoch would block its own advance
     // (a pinned retire collects when its outermost pin ends, in `unpin`).
@@ -226,7 +240,10 @@ public final class EpochDomain: Sendable {
 
   /// Seals `participant`'s retired objects with an epoch read after they became
   /// unreachable (the callers' unlinks), so the bag is never freed too early.
+  /// Any thread may seal any participant's bag (under its `localLock`).
   private func seal(_ participant: EpochParticipant) {
+    participant.lockLocal()
+    defer { participant.unlockLocal() }
     atomicMemoryFence(ordering: .sequentiallyConsistent)
     participant.seal(epoch: shared.epoch.load(ordering: .sequentiallyConsistent))
   }
@@ -306,15 +323,15 @@ public final class EpochDomain: Sendable {
   }
 
   /// Waits until every thread pinned at the call has unpinned (a grace period, like
-  /// `synchronize_rcu`), then frees what this thread and exited threads retired before
-  /// the call (other running threads may each hold up to `bagCapacity - 1` objects back
-  /// until they retire more, call `collect`, or exit). Blocks while another thread stays
-  /// pinned; must not be called while this thread is pinned.
+  /// `synchronize_rcu`), then frees what any thread retired before the call: it seals
+  /// every thread's bag first (each under its own lock, which retiring threads hold only
+  /// for an append), so an idle thread's last retirements do not wait for it. Blocks
+  /// while another thread stays pinned; must not be called while this thread is pinned.
   public func synchronize() {
     participant()._withUnsafeGuaranteedRef { participant in
       precondition(participant.depth == 0, "synchronize() called while pinned")
-      seal(participant)
     }
+    forEachParticipant { seal($0) }
     let target = shared.epoch.load(ordering: .sequentiallyConsistent) + 2
     while tryAdvance() < target { sched_yield() }
     collect()

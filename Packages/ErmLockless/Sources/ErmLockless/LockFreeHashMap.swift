@@ -193,6 +193,21 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     }
   }
 
+  /// `compact()` when the map has become sparse: its table has more than 1,024 slots and
+  /// fewer than one in 16 holds a live key (a map that held many keys once and few now).
+  /// Cheap when it does nothing (the capacity is read first; the live count only for a
+  /// big table), so removers can call it after every removal: a table reaches 16 slots
+  /// per live key only after it lost three quarters of what made it grow, so the copies
+  /// cost O(1) per removal, amortised.
+  public func shrinkIfSparse() {
+    let table = currentTable
+    guard table.next == nil, table.capacity > max(1024, minimumCapacity), count * 16 < table.capacity else { return }
+    compact()
+  }
+
+  /// Slots in the current table (one atomic load).
+  public var capacity: Int { currentTable.capacity }
+
   // MARK: Statistics
 
   /// Occupancy and probe lengths of the current table.
@@ -528,7 +543,7 @@ public final class LockFreeHashMap<Key: Hashable & Sendable, Value: AnyObject & 
     guard done == old.capacity, top.load(ordering: .acquiring) == old.bits, let next = old.next else { return }
     if top.compareExchange(expected: old.bits, desired: next.bits, ordering: .acquiringAndReleasing).exchanged {
       promotions.wrappingAdd(1, ordering: .relaxed)
-      domain.retire(UnsafeMutableRawPointer(old.words), free: ProbeTable.destroy)
+      domain.retireSealed(UnsafeMutableRawPointer(old.words), free: ProbeTable.destroy)
     }
   }
 

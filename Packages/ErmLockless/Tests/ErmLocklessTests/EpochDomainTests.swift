@@ -51,6 +51,26 @@ final class EpochDomainTests: XCTestCase {
     XCTAssertEqual(counter.live, 0)
   }
 
+  /// A thread that retired a few objects (fewer than a bag) and then went idle, still
+  /// alive: `synchronize` on another thread frees them too (it seals every thread's bag).
+  func testSynchronizeFreesWhatAnIdleLiveThreadRetired() {
+    let domain = EpochDomain()
+    let counter = InstanceCounter()
+    let retired = Atomic<Bool>(false)
+    let mayExit = Atomic<Bool>(false)
+    let idle = Thread {
+      for key in 0..<10 { domain.retire(TrackedValue(key: key, counter: counter)) }
+      retired.store(true, ordering: .releasing)
+      while !mayExit.load(ordering: .acquiring) { usleep(1000) }
+    }
+    idle.start()
+    while !retired.load(ordering: .acquiring) { sched_yield() }
+    domain.synchronize()
+    XCTAssertEqual(counter.live, 0, "objects waited in a live idle thread's bag")
+    XCTAssertEqual(domain.backlog, 0)
+    mayExit.store(true, ordering: .releasing)
+  }
+
   func testGarbageOfExitedThreadsIsFreedByOthers() {
     let domain = EpochDomain()
     let counter = InstanceCounter()

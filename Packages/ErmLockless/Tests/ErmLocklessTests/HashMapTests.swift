@@ -9,6 +9,31 @@ final class HashMapTests: XCTestCase {
     LockFreeHashMap(minimumCapacity: 8, domain: domain, hash: hash)
   }
 
+  /// A map that held many keys and now holds few gives its table back: after removing
+  /// all but 10 of 20,000 keys (each removal followed by `shrinkIfSparse`, as ErmCore's
+  /// removers do) the table is back to at most 1,024 slots, every remaining key is found,
+  /// and the old tables are freed after a grace period.
+  func testShrinkIfSparseGivesTheTableBack() {
+    let domain = EpochDomain()
+    let map = makeMap(domain)
+    let counter = InstanceCounter()
+    for key in 0..<20_000 { XCTAssertNil(map.insertIfAbsent(TrackedValue(key: key, counter: counter), forKey: key)) }
+    let grown = map.capacity
+    XCTAssertGreaterThanOrEqual(grown, 32_768)
+    map.shrinkIfSparse()
+    XCTAssertEqual(map.capacity, grown, "a full map must not shrink")
+    for key in 10..<20_000 {
+      XCTAssertNotNil(map.remove(key))
+      map.shrinkIfSparse()
+    }
+    XCTAssertLessThanOrEqual(map.capacity, 1024)
+    XCTAssertEqual(map.count, 10)
+    for key in 0..<10 { XCTAssertEqual(map.get(key)?.key, key) }
+    domain.synchronize()
+    XCTAssertEqual(domain.backlog, 0)
+    XCTAssertEqual(counter.live, 10)
+  }
+
   func testGetAfterInsert() {
     let map = makeMap()
     let counter = InstanceCounter()
