@@ -142,7 +142,10 @@ for fs in "${systems[@]}"; do
   # A file held open by another process since before it was written is never released:
   # ERMFS keeps it plain (it compresses on the last close), so a miss is one FUSE round
   # trip and a copy, no decompression.
+  # The file gets its full size first: fio lays out (unlinks and creates again) a file
+  # shorter than --size, which would leave the holder on the old, empty inode.
   exec 9<>"$f"
+  truncate -s "${size_mib}M" "$f"
   fio_run 48 "${common[@]}" --rw=write --bs=1M > /dev/null
   drop_caches
   record randread_cold_open "$fs" "$(fio_run 8 "${common[@]}" --rw=randread --bs=4k)"
