@@ -113,6 +113,33 @@ final class CompressionBackendTests: XCTestCase {
     assertSameBytes(try fs.get("/a"), data)
   }
 
+  /// Background jobs run side by side (one thread per core): a file closed while
+  /// another file's compression is held up is compressed meanwhile, not after it.
+  func testABackgroundJobHeldUpDoesNotHoldBackTheNextFile() throws {
+    guard WorkerPool.defaultThreadCount >= 2 else {
+      print("SKIP: one core online, one background thread")
+      return
+    }
+    let codec = GateCodec()
+    let fs = try makeFS(codec: codec, compression: .background(maxPendingBytes: 1 << 30))
+    codec.arm()
+    try fs.put("/held", text(3 * testChunkSize))
+    codec.waitUntilHeld()  // one background thread is inside the codec now
+    let data = text(2 * testChunkSize + 7, seed: 3)
+    try fs.put("/next", data)
+    var compressed = false
+    for _ in 0..<2000 where !compressed {  // up to 20 s; usually a few milliseconds
+      compressed = try fs.isCompressed("/next")
+      if !compressed { usleep(10_000) }
+    }
+    XCTAssertTrue(compressed, "/next waited for the held job")
+    XCTAssertFalse(try fs.isCompressed("/held"))
+    codec.release()
+    fs.waitForBackgroundCompression()
+    XCTAssertTrue(try fs.isCompressed("/held"))
+    assertSameBytes(try fs.get("/next"), data)
+  }
+
   func testAWriterTakesBackAQueuedJobWithoutWaiting() throws {
     let codec = GateCodec()
     let fs = try makeFS(codec: codec, compression: .background(maxPendingBytes: 1 << 30))
