@@ -20,14 +20,7 @@ struct DemoCommand: ParsableCommand {
     @Argument(help: "Directories to import (default: the repository's sources and /usr/include).")
     var directories: [String] = []
 
-    @Option(help: "Compressing library: isal (default), libdeflate or zlib.")
-    var codec: String = "isal"
-
-    @Option(help: "Compression level (isal 0...3, libdeflate 0...12, zlib 0...9; default: the library's own).")
-    var level: Int?
-
-    @Flag(help: "Compress in the background after close (close returns at once).")
-    var background = false
+    @OptionGroup var storage: StorageOptions
 
     @Option(name: .customLong("chunk-kib"), help: "Size of the independently compressed chunks, in KiB.")
     var chunkKiB: Int = 128
@@ -35,16 +28,8 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("tmpfs"), help: "tmpfs directory for the side-by-side baseline ('none' skips it).")
     var tmpfsParent: String = "/dev/shm"
 
-    @Flag(help: "Lock-free namespace and descriptor table (ErmCore's lock-free mode; the default in a Lockless build).")
-    var lockless = false
-
     func validate() throws {
-        guard let backend = GzipBackend(name: codec) else {
-            throw ValidationError("--codec must be isal, libdeflate or zlib")
-        }
-        if let level, !backend.levels.contains(Int32(level)) {
-            throw ValidationError("--level for \(backend) must be \(backend.levels.lowerBound)...\(backend.levels.upperBound)")
-        }
+        try storage.validate()
         guard (4...4096).contains(chunkKiB) else { throw ValidationError("--chunk-kib must be 4...4096") }
     }
 
@@ -60,12 +45,8 @@ struct DemoCommand: ParsableCommand {
         for path in corpus.skipped.prefix(5) { print("  skipped \(path)") }
         if corpus.skipped.count > 5 { print("  skipped \(corpus.skipped.count - 5) more entries (links or special files)") }
 
-        let backend = GzipBackend(name: codec)!
-        let compressionLevel = level.flatMap { CompressionLevel(rawValue: Int32($0)) } ?? backend.defaultLevel
-        var configuration = ErmFS.Configuration(
-            chunkSize: chunkKiB * 1024, backend: backend, compressionLevel: compressionLevel,
-            compression: background ? .background(maxPendingBytes: 256 << 20) : .onClose)
-        if lockless { configuration.locking = .lockless }
+        var configuration = ErmFS.Configuration(chunkSize: chunkKiB * 1024)
+        storage.apply(to: &configuration)
         print("locking: \(configuration.locking)")
         let ermfs = try ErmfsRun.run(corpus, configuration: configuration)
         let tmpfs = tmpfsParent == "none" ? nil : try Self.runTmpfsBaseline(corpus, under: tmpfsParent)
@@ -76,7 +57,7 @@ struct DemoCommand: ParsableCommand {
             "", "files", "logical", "stored", "ratio", "write+close", "open+read", "memory held",
         ]]
         rows.append([
-            "ERMFS (\(backend) -\(compressionLevel.rawValue), \(chunkKiB) KiB\(background ? ", background" : ""))",
+            "ERMFS (\(storage.backend) -\(storage.compressionLevel.rawValue), \(chunkKiB) KiB\(storage.background ? ", background" : ""))",
             "\(stats.files)", formatBytes(stats.logicalBytes),
             formatBytes(stats.storedBytes), String(format: "%.3f", stats.ratio),
             formatRate(bytes: logical, seconds: ermfs.writeSeconds),

@@ -38,17 +38,7 @@ struct MountCommand: ParsableCommand {
     @Argument(help: "An existing, empty directory.")
     var directory: String
 
-    @Option(help: "Compressing library: isal (default), libdeflate or zlib.")
-    var codec: String = "isal"
-
-    @Option(help: "Compression level (isal 0...3, libdeflate 0...12, zlib 0...9; default: the library's own).")
-    var level: Int?
-
-    @Flag(help: "Compress in the background after the last close (the close returns at once).")
-    var background = false
-
-    @Flag(help: "Lock-free namespace and descriptor table (ErmCore's lock-free mode; the default in a Lockless build).")
-    var lockless = false
+    @OptionGroup var storage: StorageOptions
 
     @Option(help: "Most bytes of memory the file contents may hold (suffixes K, M, G); default: no limit.")
     var size: String?
@@ -95,12 +85,7 @@ struct MountCommand: ParsableCommand {
     var daemonChild = false
 
     func validate() throws {
-        guard let backend = GzipBackend(name: codec) else {
-            throw ValidationError("--codec must be isal, libdeflate or zlib")
-        }
-        if let level, !backend.levels.contains(Int32(level)) {
-            throw ValidationError("--level for \(backend) must be \(backend.levels.lowerBound)...\(backend.levels.upperBound)")
-        }
+        try storage.validate()
         guard ChunkedGzip.supportedChunkSizes.contains(chunkKib * 1024) else {
             throw ValidationError("--chunk-kib must be 1...\(ChunkedGzip.supportedChunkSizes.upperBound >> 10)")
         }
@@ -184,12 +169,9 @@ struct MountCommand: ParsableCommand {
     private func serve(at mountPoint: String, socket: String?, onReady: @escaping @Sendable () -> Void) throws {
         try TerminationSignals.install()
         let quota = size.flatMap(parseByteCount)
-        let backend = GzipBackend(name: codec)!
         var configuration = ErmFS.Configuration(
-            maxDescriptors: 1 << 24, byteQuota: quota, chunkSize: chunkKib * 1024, backend: backend,
-            compressionLevel: level.flatMap { CompressionLevel(rawValue: Int32($0)) } ?? backend.defaultLevel,
-            compression: background ? .background(maxPendingBytes: 256 << 20) : .onClose, owner: .root)
-        if lockless { configuration.locking = .lockless }
+            maxDescriptors: 1 << 24, byteQuota: quota, chunkSize: chunkKib * 1024, owner: .root)
+        storage.apply(to: &configuration)
         let fs = try ErmFS(configuration: configuration)
         let session: FUSESession
         do throws(Errno) {
