@@ -15,7 +15,11 @@ enum OperationTable {
       adapter.writeback.store(agreed.want & OperationTable.writebackCacheCapability != 0, ordering: .relaxed)
       adapter.connection.withLock { $0 = agreed }
     }
-    ops.quiet = { context in OperationTable.adapter(context).fs.reclaimRetiredMemory() }
+    ops.quiet = { context in
+      let fs = OperationTable.adapter(context).fs
+      fs.reclaimRetiredMemory()
+      return fs.configuration.allocator.statistics.bytesReserved
+    }
     ops.lookup = { context, parent, name, out in OperationTable.adapter(context).lookup(parent, name!, &out!.pointee) }
     ops.forget = { context, inode, count in OperationTable.adapter(context).forget(inode, count) }
     ops.getattr = { context, inode, out in OperationTable.adapter(context).getattr(inode, &out!.pointee) }

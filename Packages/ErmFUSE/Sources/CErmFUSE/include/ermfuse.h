@@ -127,8 +127,10 @@ typedef struct ermfuse_operations {
   /// FUSE_INIT is done: `connection` holds what was agreed. Requests follow.
   void (*initialized)(void *context, const ermfuse_connection *connection);
   /// Called by the housekeeping thread after each second without invalidations to send
-  /// (the daemon may give memory back then); may be NULL.
-  void (*quiet)(void *context);
+  /// (the daemon may give memory back then); may be NULL. Returns the bytes the file
+  /// system holds mapped outside malloc's heap (its page allocator), which the shim
+  /// leaves out when it decides whether freed heap memory is worth a malloc_trim.
+  size_t (*quiet)(void *context);
   /// FUSE_LOOKUP: fill `out` and add one lookup, or ENOENT (the shim caches it as a
   /// negative entry for negative_timeout).
   int (*lookup)(void *context, uint64_t parent, const char *name, ermfuse_attr *out);
