@@ -52,23 +52,65 @@ extension ErmFS {
   }
 }
 
-/// One timestamp readable and writable from any thread without a lock: seconds and
-/// nanoseconds travel together in one double-word atomic, so a reader never sees the
-/// seconds of one store with the nanoseconds of another.
+/// One timestamp readable and writable from any thread without a lock, in 16 bytes, read
+/// without writing: a sequence lock whose counter shares a word with the nanoseconds.
+///
+/// `head` holds a 32-bit sequence number in its high half and the nanoseconds (< 2^30)
+/// in its low half; `seconds` holds the seconds. A writer makes the sequence odd (CAS),
+/// stores the seconds, then publishes the next even sequence with the new nanoseconds in
+/// one release store. A reader loads `head` (acquire), retries while it is odd, loads the
+/// seconds, and accepts them if `head` is unchanged after an acquire fence: no writer
+/// started in between, so seconds and nanoseconds belong to one store.
+///
+/// Why not one double-word atomic (`Atomic<WordPair>`, as before): on x86-64 its load is
+/// `lock cmpxchg16b`, a write to the inode's cache line on every stat, so threads that
+/// only stat the same file took the line from each other. Here a stat is three plain
+/// loads. (Measured with `ermcore-bench locking`, docs/bench/ermcore-lockless.md.)
 struct AtomicTimestamp: ~Copyable {
-  private let word: Atomic<WordPair>
+  private let head: Atomic<UInt64>
+  private let seconds: Atomic<Int64>
 
-  init(_ value: ErmFS.Timestamp) { word = Atomic(Self.pack(value)) }
-
-  func load() -> ErmFS.Timestamp {
-    let pair = word.load(ordering: .relaxed)
-    return ErmFS.Timestamp(seconds: Int64(bitPattern: UInt64(pair.first)),
-                           nanoseconds: Int64(pair.second))
+  init(_ value: ErmFS.Timestamp) {
+    head = Atomic(Self.nanosecondBits(value))
+    seconds = Atomic(value.seconds)
   }
 
-  func store(_ value: ErmFS.Timestamp) { word.store(Self.pack(value), ordering: .relaxed) }
+  func load() -> ErmFS.Timestamp {
+    while true {
+      let before = head.load(ordering: .acquiring)
+      if before & Self.writing != 0 { continue }  // a writer is between its two stores
+      let wholeSeconds = seconds.load(ordering: .relaxed)
+      atomicMemoryFence(ordering: .acquiring)
+      if head.load(ordering: .relaxed) == before {
+        return ErmFS.Timestamp(seconds: wholeSeconds, nanoseconds: Int64(before & Self.nanosecondMask))
+      }
+    }
+  }
 
-  private static func pack(_ value: ErmFS.Timestamp) -> WordPair {
-    WordPair(first: UInt(UInt64(bitPattern: value.seconds)), second: UInt(value.nanoseconds))
+  func store(_ value: ErmFS.Timestamp) {
+    var current = head.load(ordering: .relaxed)
+    while true {
+      if current & Self.writing != 0 {  // another writer: wait for it to publish
+        current = head.load(ordering: .relaxed)
+        continue
+      }
+      let (exchanged, found) = head.compareExchange(
+        expected: current, desired: current &+ Self.writing, ordering: .acquiring)
+      if exchanged { break }
+      current = found
+    }
+    atomicMemoryFence(ordering: .releasing)  // the odd sequence is seen before the seconds
+    seconds.store(value.seconds, ordering: .relaxed)
+    let next = (current & ~Self.nanosecondMask) &+ (Self.writing << 1)  // even again, +1
+    head.store(next | Self.nanosecondBits(value), ordering: .releasing)
+  }
+
+  /// The lowest bit of the sequence half: set while a writer is storing.
+  private static let writing: UInt64 = 1 << 32
+  private static let nanosecondMask: UInt64 = (1 << 32) - 1
+
+  private static func nanosecondBits(_ value: ErmFS.Timestamp) -> UInt64 {
+    precondition(value.isValid, "nanoseconds out of range: \(value.nanoseconds)")
+    return UInt64(value.nanoseconds)
   }
 }

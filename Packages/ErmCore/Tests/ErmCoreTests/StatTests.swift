@@ -1,3 +1,4 @@
+import Synchronization
 import SystemPackage
 import XCTest
 
@@ -141,4 +142,42 @@ final class StatTests: XCTestCase {
     let fs = try makeFS()
     assertErrno(.noSuchFileOrDirectory) { () throws(Errno) in try fs.utimens("/x") }
   }
+
+  /// Timestamps are read without a lock (a sequence lock per timestamp): a stat racing
+  /// utimens must see the seconds and nanoseconds of one store, never a mix. Every value
+  /// written ties its nanoseconds to its seconds, and seconds span past 2^32 and below 0.
+  func testStatRacingUtimensNeverSeesATornTimestamp() throws {
+    let fs = try makeFS()
+    try fs.put("/f", [1])
+    @Sendable func value(_ k: Int64) -> ErmFS.Timestamp {
+      let seconds = (k % 2 == 0 ? 1 : -1) * (k &* 2_654_435_761 % 20_000_000_000)
+      return ErmFS.Timestamp(seconds: seconds, nanoseconds: abs(seconds) % 999_999_937)
+    }
+    let writers = 2, perWriter = 20_000
+    let done = Atomic<Int>(0)
+    let checked = Atomic<Int>(0)
+    onThreads(4) { thread in
+      if thread < writers {
+        for i in 0..<perWriter {
+          let k = Int64(thread * perWriter + i)
+          try fs.utimens("/f", access: .set(value(k)), modification: .set(value(k + 1)))
+        }
+        done.add(1, ordering: .releasing)
+      } else {
+        repeat {
+          let status = try fs.stat("/f")
+          for time in [status.accessTime, status.modificationTime] {
+            guard time.nanoseconds == abs(time.seconds) % 999_999_937 else { throw TornTimestamp(time: time) }
+          }
+          checked.add(1, ordering: .relaxed)
+        } while done.load(ordering: .acquiring) < writers
+      }
+    }
+    XCTAssertGreaterThan(checked.load(ordering: .relaxed), 0)
+  }
+}
+
+struct TornTimestamp: Error, CustomStringConvertible {
+  let time: ErmFS.Timestamp
+  var description: String { "torn timestamp \(time)" }
 }
