@@ -50,7 +50,12 @@ struct ParsedPath {
     let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
     isAbsolute = bytes[0] == slash
     trailingSlash = bytes[bytes.count - 1] == slash
+    // One allocation for the components: growing the array from empty reallocated it at
+    // the second component (about 7% of a create/unlink cycle in callgrind).
+    var separators = 0
+    for byte in bytes where byte == slash { separators += 1 }
     components = []
+    components.reserveCapacity(separators + 1)
     var start = 0
     for end in 0...bytes.count where end == bytes.count || bytes[end] == slash {
       defer { start = end + 1 }
