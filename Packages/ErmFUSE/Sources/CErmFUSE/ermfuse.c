@@ -806,8 +806,8 @@ static void *loop_thread_main(void *arg) {
 /// (malloc_trim) once the daemon went idle: glibc's arenas keep freed memory otherwise,
 /// so after many files were deleted the daemon would stay at its peak. "Freed but
 /// resident" is the private resident memory (/proc/self/statm) minus the heap bytes in
-/// use (mallinfo2) minus what the file system maps outside the heap (its page allocator,
-/// from the quiet callback).
+/// use, in arenas and in chunks mapped on their own (mallinfo2), minus what the file
+/// system maps outside the heap (its page allocator, from the quiet callback).
 ///
 /// Checked once per burst: at the first housekeeping tick (one per second without
 /// invalidations to send) that saw no request since the tick before, if requests came
@@ -844,7 +844,8 @@ static void trim_heap_after_frees(ermfuse_session *s, size_t mapped_elsewhere) {
   s->served_at_last_tick = served;
   if (!idle || served == s->served_at_last_check) return;  // busy, or nothing new since
   s->served_at_last_check = served;
-  size_t resident = private_resident_bytes(), in_use = mallinfo2().uordblks + mapped_elsewhere;
+  struct mallinfo2 heap = mallinfo2();
+  size_t resident = private_resident_bytes(), in_use = heap.uordblks + heap.hblkhd + mapped_elsewhere;
   if (resident > in_use && resident - in_use > TRIM_AFTER_FREED_BYTES) malloc_trim(0);
 }
 
